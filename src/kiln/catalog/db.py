@@ -1,0 +1,128 @@
+"""Opening the catalog database: SQLite (WAL) by default, PostgreSQL by URL; migrated on open."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from kiln.errors import CatalogError
+
+HEAD_REVISION = "0001"  # the newest migration in catalog/migrations/versions
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so BEGIN is ours to issue.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe under WAL
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the write lock up front: a deferred transaction that later upgrades
+        # to writing can fail at once with "database is locked" under concurrent writers.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Catalog:
+    """The record store. Use `with catalog.write() as s:` / `with catalog.read() as s:`."""
+
+    def __init__(self, url: str, *, lock_dir: Path | None = None) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            db_path = url.split("sqlite:///", 1)[-1]
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+            self._write_engine = _sqlite_engine(url, immediate=True)
+            self._read_engine = _sqlite_engine(url, immediate=False)
+            lock_dir = lock_dir or Path(db_path).parent
+        else:
+            self._write_engine = create_engine(url, pool_pre_ping=True)
+            self._read_engine = self._write_engine
+        self._lock_path = (lock_dir / "catalog.lock") if lock_dir else None
+        self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._migrate()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self._writer.begin() as s:
+            yield s
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._reader() as s:
+            yield s
+
+    def _current_revision(self) -> str | None:
+        with self._read_engine.connect() as c:
+            try:
+                return c.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except OperationalError:
+                return None
+            except Exception:  # PostgreSQL: undefined table
+                return None
+
+    def _migrate(self) -> None:
+        try:
+            if self._current_revision() == HEAD_REVISION:
+                return  # the common case costs one query, not an Alembic import
+            with self._migration_lock():
+                if self._current_revision() != HEAD_REVISION:
+                    self._upgrade()
+        except OperationalError as e:
+            raise CatalogError(f"cannot open the catalog at {self.url}: {e.orig}",
+                               hint="check KILN_HOME / KILN_DATABASE_URL") from None
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """Several processes may open a new catalog at once; one migrates, the rest wait."""
+        if self._lock_path is None:
+            yield
+            return
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _upgrade(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        # The plain engine: Alembic manages its own transactions around DDL.
+        plain = create_engine(self.url)
+        try:
+            with plain.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            plain.dispose()
+
+    def close(self) -> None:
+        self._write_engine.dispose()
+        self._read_engine.dispose()

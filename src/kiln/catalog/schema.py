@@ -1,0 +1,123 @@
+"""The catalog's tables. Artifacts, executions (tasks) and events follow ML Metadata's model.
+
+Changing a table means adding an Alembic migration under catalog/migrations/versions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id"))
+    pipeline_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed, cancelled
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    spec_json: Mapped[str] = mapped_column(Text)
+    spec_digest: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(1000), default="")
+    parent_run_id: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (Index("ix_runs_created", "created_at"), Index("ix_runs_status", "status"))
+
+
+class RunParam(Base):
+    __tablename__ = "run_params"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    value: Mapped[object] = mapped_column(JSON)
+
+
+class Task(Base):
+    """One step of one run (an MLMD execution)."""
+
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(200))
+    # queued, running, succeeded, cached, failed, skipped, cancelled
+    status: Mapped[str] = mapped_column(String(16))
+    cache_key: Mapped[str | None] = mapped_column(String(64))
+    cached_from: Mapped[int | None] = mapped_column(Integer)  # the task whose outputs we reused
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    log_path: Mapped[str | None] = mapped_column(String(1000))
+    __table_args__ = (
+        UniqueConstraint("run_id", "step"),
+        Index("ix_tasks_cache_key", "cache_key"),
+    )
+
+
+class Artifact(Base):
+    """Stored bytes plus how to read them; identical content and codec share one row."""
+
+    __tablename__ = "artifacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    codec: Mapped[str] = mapped_column(String(64))
+    codec_version: Mapped[int] = mapped_column(Integer)
+    type_name: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("digest", "codec", "codec_version", "type_name"),)
+
+
+class Event(Base):
+    """A task read (input) or wrote (output) an artifact under a name: MLMD's event."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # input, output
+    name: Mapped[str] = mapped_column(String(200))
+    __table_args__ = (
+        Index("ix_events_task", "task_id"),
+        Index("ix_events_artifact", "artifact_id"),
+    )
+
+
+class Metric(Base):
+    __tablename__ = "metrics"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float] = mapped_column(Float)
+    step: Mapped[int | None] = mapped_column(Integer)  # position in a series, if any
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (Index("ix_metrics_run", "run_id", "name"),)

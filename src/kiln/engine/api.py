@@ -1,0 +1,57 @@
+"""The Python API over the local engine: `kiln.run`, `kiln.load`, `kiln.compile`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from kiln.catalog import runs as records
+from kiln.engine.local import LocalEngine, RunOptions
+from kiln.engine.progress import LiveObserver, Observer, PlainObserver
+from kiln.engine.result import Run
+from kiln.engine.targets import load_spec
+from kiln.runtime import Runtime
+from kiln.spec.model import PipelineSpec
+
+
+def compile(target: Any) -> PipelineSpec:  # noqa: A001 - mirrors `kiln compile`
+    """The PipelineSpec of a notebook, module, spec file or @kiln.pipeline."""
+    return load_spec(target)
+
+
+def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int | None = None,
+        cache: bool = True, experiment: str | None = None, progress: bool | None = None,
+        observer: Observer | None = None) -> Run:
+    """Run a pipeline on this machine and wait for it.
+
+    `target` is a @kiln.pipeline, a notebook path, 'module.py:function' or a spec file.
+    `progress` shows step states and logs (default: when stdout is a terminal).
+    """
+    spec = load_spec(target)
+    rt = Runtime.open()
+    if observer is None:
+        if progress is None:
+            progress = sys.stdout.isatty()
+        observer = LiveObserver() if progress and sys.stdout.isatty() else (
+            PlainObserver() if progress else Observer())
+    options = RunOptions(cache=cache, experiment=experiment,
+                         source=os.fspath(target) if isinstance(target, (str, os.PathLike))
+                         else spec.source.get("path", ""))
+    if parallelism is not None:
+        options.parallelism = parallelism
+    run_id = LocalEngine(rt.home, rt.catalog, observer=observer).run(spec, params or {}, options)
+    return get_run(run_id)
+
+
+def get_run(ref: str) -> Run:
+    """A recorded run by id, unique id prefix, or 'latest'."""
+    rt = Runtime.open()
+    return Run(records.get_run(rt.catalog, ref), rt)
+
+
+def load(run_id: str, step: str, name: str | None = None) -> Any:
+    """An output value of a step of a recorded run."""
+    return get_run(run_id).output(step, name)
+
+

@@ -1,0 +1,301 @@
+"""The local engine: runs a PipelineSpec's steps as processes on this machine.
+
+The scheduler lives in the calling process. It starts every step whose upstream steps are
+done (up to `parallelism` at once), reuses cached outputs, retries, enforces timeouts,
+streams logs to an observer, and records everything in the catalog as it happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from kiln.catalog import runs as records
+from kiln.catalog.db import Catalog
+from kiln.engine import pool
+from kiln.engine.cache import cache_key
+from kiln.engine.progress import Observer
+from kiln.home import Home
+from kiln.marshal.registry import ArtifactRef
+from kiln.sdk.context import read_metrics_file
+from kiln.spec.model import PipelineSpec, StepSpec
+from kiln.spec.params import resolve
+from kiln.spec.validate import downstream, order_steps
+from kiln.store.folder import FolderStore
+
+
+@dataclass
+class _Running:
+    step: StepSpec
+    process: BaseProcess
+    task: dict[str, Any]
+    started: float
+    attempt: int
+    key: str
+    inputs: dict[str, ArtifactRef]
+    log_offset: int = 0
+    partial: str = ""
+
+
+@dataclass
+class RunOptions:
+    parallelism: int = field(default_factory=lambda: os.cpu_count() or 1)
+    cache: bool = True
+    experiment: str | None = None
+    parent_run_id: str | None = None
+    source: str = ""
+
+
+class LocalEngine:
+    def __init__(self, home: Home, catalog: Catalog, *, observer: Observer | None = None) -> None:
+        self.home = home
+        self.catalog = catalog
+        self.store = FolderStore(home.store_dir)
+        self.observer = observer or Observer()
+
+    def run(self, spec: PipelineSpec, params: dict[str, Any], options: RunOptions) -> str:
+        values = resolve(spec, params)
+        order = order_steps(spec)
+        ptypes = {p.name: p.type for p in spec.parameters}
+        run_id, task_ids = records.create_run(
+            self.catalog, pipeline=spec.name, experiment=options.experiment or spec.experiment,
+            spec_json=spec.to_json(indent=None), spec_digest=spec.digest(),
+            source=options.source, params={k: (ptypes[k], v) for k, v in values.items()},
+            steps=order, parent_run_id=options.parent_run_id)
+        _Scheduler(self, spec, values, options, run_id, task_ids, order).run()
+        return run_id
+
+
+class _Scheduler:
+    def __init__(self, engine: LocalEngine, spec: PipelineSpec, values: dict[str, Any],
+                 options: RunOptions, run_id: str, task_ids: dict[str, int],
+                 order: list[str]) -> None:
+        self.e = engine
+        self.spec = spec
+        self.values = values
+        self.options = options
+        self.run_id = run_id
+        self.task_ids = task_ids
+        self.order = order
+        self.state = {s: "queued" for s in order}
+        self.outputs: dict[str, dict[str, ArtifactRef]] = {}
+        self.running: dict[str, _Running] = {}
+        self.errors: list[str] = []
+        self.run_dir = engine.home.run_dir(run_id)
+        self.env = dict(os.environ)
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        obs = self.e.observer
+        obs.started(self.run_id, self.spec.name, self.order)
+        try:
+            while True:
+                self._start_ready()
+                if not self.running:
+                    break
+                self._wait()
+        except BaseException:
+            self._cancel()
+            obs.finished("cancelled")
+            raise
+        status = "failed" if self.errors else "succeeded"
+        records.finish_run(self.e.catalog, self.run_id, status,
+                           "; ".join(self.errors) if self.errors else None)
+        obs.finished(status)
+
+    def _ready(self) -> list[StepSpec]:
+        done = ("succeeded", "cached")
+        return [self.spec.step(n) for n in self.order if self.state[n] == "queued"
+                and all(self.state[u] in done for u in self.spec.step(n).upstream())]
+
+    def _start_ready(self) -> None:
+        progressed = True
+        while progressed:  # cache hits can make more steps ready at once
+            progressed = False
+            for step in self._ready():
+                if len(self.running) >= max(1, self.options.parallelism):
+                    return
+                inputs = {i.name: self.outputs[i.step][i.output]  # type: ignore[index]
+                          for i in step.inputs if i.step}
+                step_values = self._step_values(step)
+                key = cache_key(self.spec, step, inputs, step_values)
+                if self.options.cache and step.cache and self._reuse(step, key, inputs):
+                    progressed = True
+                    continue
+                self._launch(step, key, inputs, attempt=1)
+
+    def _step_values(self, step: StepSpec) -> dict[str, Any]:
+        """Parameter and literal values the step reads, by the name it reads them as."""
+        out = {}
+        for i in step.inputs:
+            if i.param is not None:
+                out[i.name] = self.values[i.param]
+            elif i.step is None:
+                out[i.name] = i.value
+        return out
+
+    def _reuse(self, step: StepSpec, key: str, inputs: dict[str, ArtifactRef]) -> bool:
+        hit = records.cache_hit(self.e.catalog, key)
+        if hit is None:
+            return False
+        source_task, outs = hit
+        if set(outs) != set(step.outputs) or not all(self.e.store.exists(r.digest)
+                                                      for r in outs.values()):
+            return False
+        self.outputs[step.name] = outs
+        self.state[step.name] = "cached"
+        records.finish_task(self.e.catalog, self.task_ids[step.name], self.run_id,
+                            status="cached", inputs=inputs, outputs=outs, metrics=[],
+                            cache_key=key, cached_from=source_task)
+        self.e.observer.state(step.name, "cached")
+        return True
+
+    def _launch(self, step: StepSpec, key: str, inputs: dict[str, ArtifactRef],
+                attempt: int) -> None:
+        tdir = self.run_dir / step.name
+        tdir.mkdir(parents=True, exist_ok=True)
+        result = tdir / "result.json"
+        result.unlink(missing_ok=True)
+        log = tdir / "log.txt"
+        task = {
+            "run_id": self.run_id,
+            "step": step.name,
+            "kind": step.kind,
+            "cells": [c.__dict__ for c in step.cells],
+            "prelude": [c.__dict__ for c in self.spec.prelude] if step.kind == "cells" else [],
+            "function": step.function.__dict__ if step.function else None,
+            "outputs": list(step.outputs),
+            "inputs": {k: r.to_dict() for k, r in inputs.items()},
+            "constants": self._step_values(step),
+            "params": self.values if step.kind == "cells" else {},
+            "workdir": self.spec.workdir,
+            "store_root": str(self.e.store.root),
+            "log_path": str(log),
+            "result_path": str(result),
+            "metrics_path": str(tdir / "metrics.jsonl"),
+            "env": self.env,
+        }
+        if attempt > 1:
+            with open(log, "a") as f:
+                f.write(f"--- attempt {attempt} ---\n")
+        offset = log.stat().st_size if log.exists() else 0
+        proc = pool.start(task)
+        self.running[step.name] = _Running(step, proc, task, time.monotonic(), attempt, key,
+                                           inputs, log_offset=offset)
+        self.state[step.name] = "running"
+        records.set_task(self.e.catalog, self.task_ids[step.name], status="running",
+                         started_at=records.now(), attempts=attempt, log_path=str(log))
+        self.e.observer.state(step.name, "running" if attempt == 1 else "retrying",
+                              "" if attempt == 1 else f"attempt {attempt}")
+
+    def _wait(self) -> None:
+        deadlines = [r.started + r.step.timeout for r in self.running.values() if r.step.timeout]
+        timeout = 0.1  # log lines stream at least this often
+        if deadlines:
+            timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
+        ready = wait([r.process.sentinel for r in self.running.values()], timeout=timeout)
+        for r in list(self.running.values()):
+            self._tail(r)
+            if r.process.sentinel in ready:
+                r.process.join()
+                self._finished(r)
+            elif r.step.timeout and time.monotonic() - r.started > r.step.timeout:
+                _stop(r.process)
+                self._tail(r)
+                self._finished(r, timed_out=True)
+
+    # --- results --------------------------------------------------------------------------
+
+    def _finished(self, r: _Running, timed_out: bool = False) -> None:
+        del self.running[r.step.name]
+        result_path = Path(r.task["result_path"])
+        result: dict[str, Any] = {}
+        if result_path.exists() and not timed_out:
+            result = json.loads(result_path.read_text())
+        metrics = read_metrics_file(Path(r.task["metrics_path"]))
+        if result.get("status") == "succeeded":
+            outs = {k: ArtifactRef.from_dict(v) for k, v in result["outputs"].items()}
+            self.outputs[r.step.name] = outs
+            self.state[r.step.name] = "succeeded"
+            records.finish_task(self.e.catalog, self.task_ids[r.step.name], self.run_id,
+                                status="succeeded", inputs=r.inputs, outputs=outs,
+                                metrics=metrics, cache_key=r.key)
+            self.e.observer.state(r.step.name, "succeeded",
+                                  f"{time.monotonic() - r.started:.2f}s")
+            return
+        if timed_out:
+            error = f"timed out after {r.step.timeout:g}s"
+        elif result:
+            error = result["error"] + (f" (at {result['where']})" if result.get("where") else "")
+        else:
+            error = _exit_reason(r.process.exitcode)
+        if r.attempt <= r.step.retries:
+            self.e.observer.state(r.step.name, "retrying", f"after: {error}")
+            self._launch(r.step, r.key, r.inputs, attempt=r.attempt + 1)
+            return
+        self.state[r.step.name] = "failed"
+        self.errors.append(f"step '{r.step.name}' failed: {error}")
+        records.finish_task(self.e.catalog, self.task_ids[r.step.name], self.run_id,
+                            status="failed", inputs=r.inputs, outputs={}, metrics=metrics,
+                            cache_key=None, error=error)
+        self.e.observer.state(r.step.name, "failed", error)
+        for d in downstream(self.spec, r.step.name):
+            if self.state[d] == "queued":
+                self.state[d] = "skipped"
+                records.set_task(self.e.catalog, self.task_ids[d], status="skipped",
+                                 error=f"upstream step '{r.step.name}' failed")
+                self.e.observer.state(d, "skipped")
+
+    def _tail(self, r: _Running) -> None:
+        """Pass new complete log lines of a running step to the observer."""
+        path = r.task["log_path"]
+        try:
+            with open(path, "rb") as f:
+                f.seek(r.log_offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if not data:
+            return
+        r.log_offset += len(data)
+        text = r.partial + data.decode("utf-8", errors="replace")
+        lines = text.split("\n")
+        r.partial = lines.pop()
+        if not r.process.is_alive() and r.partial:
+            lines.append(r.partial)
+            r.partial = ""
+        for line in lines:
+            self.e.observer.log(r.step.name, line.rstrip("\r"))
+
+    def _cancel(self) -> None:
+        for r in list(self.running.values()):
+            _stop(r.process)
+        self.running.clear()
+        records.finish_run(self.e.catalog, self.run_id, "cancelled", "cancelled by the user")
+
+
+def _stop(p: BaseProcess) -> None:
+    p.terminate()
+    p.join(3)
+    if p.is_alive():
+        p.kill()
+        p.join()
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return f"the step's process was killed by {name}"
+    return f"the step's process exited with code {code} without a result"

@@ -1,0 +1,107 @@
+"""`Run`: what `kiln.run()` returns, and the read side of a recorded run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from kiln.catalog import runs as records
+from kiln.catalog.runs import RunInfo
+from kiln.errors import KilnError, NotFoundError
+from kiln.marshal.registry import default_registry
+from kiln.runtime import Runtime
+
+
+class StepOutputs(Mapping[str, Any]):
+    """One step's outputs by name, loaded from the store when first read."""
+
+    def __init__(self, run: Run, step: str) -> None:
+        self._run = run
+        self._step = step
+
+    def __getitem__(self, name: str) -> Any:
+        return self._run.output(self._step, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._run._task(self._step).outputs)
+
+    def __len__(self) -> int:
+        return len(self._run._task(self._step).outputs)
+
+
+class Run:
+    """A pipeline run: `status`, `params`, `metrics`, and `outputs[step][name]`."""
+
+    def __init__(self, info: RunInfo, runtime: Runtime) -> None:
+        self._info = info
+        self._rt = runtime
+
+    @property
+    def id(self) -> str:
+        return self._info.id
+
+    @property
+    def status(self) -> str:
+        return self._info.status
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._info.params)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return dict(self._info.metrics)
+
+    @property
+    def error(self) -> str | None:
+        return self._info.error
+
+    @property
+    def info(self) -> RunInfo:
+        return self._info
+
+    @property
+    def steps(self) -> dict[str, str]:
+        """Each step's final state."""
+        return {t.step: t.status for t in self._info.tasks}
+
+    @property
+    def outputs(self) -> Mapping[str, StepOutputs]:
+        return {t.step: StepOutputs(self, t.step) for t in self._info.tasks}
+
+    def _task(self, step: str) -> records.TaskInfo:
+        for t in self._info.tasks:
+            if t.step == step:
+                return t
+        raise NotFoundError(f"run {self.id} has no step '{step}'",
+                            hint=f"steps: {', '.join(t.step for t in self._info.tasks)}")
+
+    def output(self, step: str, name: str | None = None) -> Any:
+        task = self._task(step)
+        if name is None:
+            if len(task.outputs) != 1:
+                raise NotFoundError(f"step '{step}' has {len(task.outputs)} outputs; name one",
+                                    hint=f"outputs: {', '.join(task.outputs) or 'none'}")
+            name = next(iter(task.outputs))
+        if name not in task.outputs:
+            raise NotFoundError(f"step '{step}' of run {self.id} has no output '{name}'",
+                                hint=f"outputs: {', '.join(task.outputs) or 'none'}")
+        return default_registry.load(task.outputs[name], self._rt.store)
+
+    def logs(self, step: str) -> str:
+        path = self._task(step).log_path
+        if not path:
+            return ""
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def raise_for_status(self) -> Run:
+        if self.status != "succeeded":
+            raise KilnError(f"run {self.id} {self.status}: {self.error or ''}".strip())
+        return self
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self._info.pipeline} {self.status}>"

@@ -1,0 +1,83 @@
+"""What `kiln run TARGET` accepts: a notebook, `module.py[:function]`, a spec file, or objects."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from kiln.errors import TargetError
+from kiln.spec.model import PipelineSpec
+
+
+def load_spec(target: Any) -> PipelineSpec:
+    from kiln.sdk.decorators import Pipeline
+
+    if isinstance(target, PipelineSpec):
+        return target
+    if isinstance(target, Pipeline):
+        return target.spec()
+    if not isinstance(target, (str, os.PathLike)):
+        raise TargetError(f"cannot run a {type(target).__name__}",
+                          hint="pass a @kiln.pipeline, a notebook path, a spec file or "
+                          "'module.py:function'")
+    text = os.fspath(target)
+    path_part, _, func = text.partition(":") if text.count(":") == 1 and \
+        not Path(text).exists() else (text, "", "")
+    path = Path(path_part)
+    if not path.exists():
+        raise TargetError(f"no such file: {path_part}", hint="check the path")
+    suffix = path.suffix.lower()
+    if suffix == ".ipynb":
+        from kiln.notebook.compiler import compile_notebook
+
+        return compile_notebook(path)
+    if suffix == ".json":
+        return PipelineSpec.from_json(path.read_text(), origin=str(path))
+    if suffix == ".py":
+        return _module_pipeline(path, func or None).spec()
+    raise TargetError(f"don't know how to run '{path.name}'",
+                      hint="run a .ipynb notebook, a .py module (module.py:pipeline_function) "
+                      "or a .json spec from `kiln compile`")
+
+
+def _module_pipeline(path: Path, func: str | None) -> Any:
+    from kiln.sdk.decorators import Pipeline
+
+    path = path.resolve()
+    name = path.stem if path.stem.isidentifier() else "kiln_pipeline_module"
+    sys.path.insert(0, str(path.parent))
+    existing = sys.modules.get(name)
+    if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") \
+            == str(path):
+        mod = existing
+    else:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise TargetError(f"cannot import {path}")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except Exception as e:
+            sys.modules.pop(name, None)
+            raise TargetError(f"importing {path.name} failed: {type(e).__name__}: {e}",
+                              where=str(path)) from e
+    pipelines = {k: v for k, v in vars(mod).items() if isinstance(v, Pipeline)}
+    if func:
+        obj = getattr(mod, func, None)
+        if obj is None:
+            raise TargetError(f"{path.name} has no '{func}'",
+                              hint=f"pipelines in it: {', '.join(pipelines) or 'none'}")
+        if not isinstance(obj, Pipeline):
+            raise TargetError(f"'{func}' in {path.name} is not a @kiln.pipeline",
+                              hint="decorate the function with @kiln.pipeline")
+        return obj
+    if len(pipelines) == 1:
+        return next(iter(pipelines.values()))
+    raise TargetError(
+        f"{path.name} defines {len(pipelines)} pipelines; say which one",
+        hint=f"e.g. kiln run {path.name}:{next(iter(pipelines), 'my_pipeline')}"
+        + (f" (found: {', '.join(pipelines)})" if pipelines else ""))

@@ -1,0 +1,189 @@
+"""What runs inside a step's own process: load inputs, run the code, save outputs.
+
+The worker is forked from a warm server process that already imported kiln (see pool.py),
+so a step starts in milliseconds. It reports back through files only: its log (stdout and
+stderr), a metrics file it appends to, and a result manifest written atomically at the end.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import importlib.util
+import json
+import linecache
+import os
+import sys
+import traceback
+import types
+from pathlib import Path
+from typing import Any
+
+import kiln
+from kiln.marshal.registry import ArtifactRef, default_registry
+from kiln.sdk import context
+from kiln.store.folder import FolderStore
+
+_KILN_DIR = os.path.dirname(os.path.abspath(kiln.__file__))
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def _redirect_output(log_path: str) -> None:
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+
+
+def _display(*objs: Any, **_: Any) -> None:
+    """Jupyter's display() for code that runs outside Jupyter: print a text form."""
+    for o in objs:
+        print(o.to_string() if hasattr(o, "to_string") else repr(o))
+
+
+def _exec_cells(cells: list[dict[str, Any]], ns: dict[str, Any]) -> None:
+    for c in cells:
+        src = c["source"]
+        # Register the source so tracebacks can show the cell's lines.
+        linecache.cache[c["filename"]] = (len(src), None, src.splitlines(True), c["filename"])
+        exec(compile(src, c["filename"], "exec"), ns)
+
+
+def _load_module(fn: dict[str, Any]) -> types.ModuleType:
+    file = fn["file"]
+    sys.path.insert(0, os.path.dirname(file))
+    name = fn["module"]
+    if name != "__main__":
+        try:
+            mod = importlib.import_module(name)
+            if os.path.abspath(getattr(mod, "__file__", "") or "") == file:
+                return mod
+        except ImportError:
+            pass
+    # A script run as __main__, or a module not importable by name: load it from its file
+    # under a private name, so its `if __name__ == "__main__":` block does not run again.
+    name = "__kiln_main__" if name == "__main__" else name
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {file}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    import cloudpickle
+
+    # Classes defined there must travel by value: the next process cannot import them.
+    cloudpickle.register_pickle_by_value(mod)
+    return mod
+
+
+def _call_function(task: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    fn_ref = task["function"]
+    mod = _load_module(fn_ref)
+    obj: Any = mod
+    for part in fn_ref["qualname"].split("."):
+        obj = getattr(obj, part)
+    fn = getattr(obj, "fn", obj)  # a StepFunction wraps the user's function
+    result = fn(**values)
+    outputs: list[str] = task["outputs"]
+    if not outputs:
+        return {}
+    if len(outputs) == 1:
+        return {outputs[0]: result}
+    if not isinstance(result, (tuple, list)) or len(result) != len(outputs):
+        raise TypeError(f"step '{task['step']}' declares {len(outputs)} outputs "
+                        f"({', '.join(outputs)}) but returned {type(result).__name__}"
+                        + (f" of length {len(result)}" if isinstance(result, (tuple, list))
+                           else ""))
+    return dict(zip(outputs, result, strict=True))
+
+
+def _run_cells(task: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
+                          "display": _display}
+    ns.update(task["params"])  # every pipeline parameter is visible, as in Kale
+    ns.update(values)
+    _exec_cells(task["prelude"], ns)
+    _exec_cells(task["cells"], ns)
+    missing = [o for o in task["outputs"] if o not in ns]
+    if missing:
+        raise NameError(f"step '{task['step']}' did not define {', '.join(map(repr, missing))}, "
+                        "which a later step reads (is it only assigned under a condition?)")
+    return {o: ns[o] for o in task["outputs"]}
+
+
+def _log_metrics(values: dict[str, Any]) -> None:
+    import numbers
+
+    for name, v in values.items():
+        if isinstance(v, numbers.Real) and not isinstance(v, bool):
+            context.log_metric(name, float(v))
+        elif hasattr(v, "item") and getattr(v, "size", 0) == 1:  # numpy scalars, 1-element
+            context.log_metric(name, float(v.item()))
+        else:
+            print(f"metric '{name}' is a {type(v).__name__}, not a number; not recorded")
+
+
+def _user_traceback(exc: BaseException) -> tuple[str, str | None]:
+    """The traceback without kilnflow's own frames, and where in user code it happened."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(_KILN_DIR)]
+    where = f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else None
+    text = "Traceback (most recent call last):\n" if frames else ""
+    text += "".join(traceback.format_list(frames))
+    text += "".join(traceback.format_exception_only(type(exc), exc))
+    return text, where
+
+
+def run_task(task: dict[str, Any]) -> None:
+    """Entry point in the step's process. Exit code 0 means the result file says success."""
+    result_path = Path(task["result_path"])
+    _redirect_output(task["log_path"])
+    os.environ.clear()
+    os.environ.update(task["env"])
+    os.environ["KILN_RUN_ID"] = task["run_id"]
+    os.environ["KILN_STEP"] = task["step"]
+    if task.get("workdir"):
+        os.chdir(task["workdir"])
+        sys.path.insert(0, task["workdir"])
+    ctx = context.StepContext(task["run_id"], task["step"], Path(task["metrics_path"]))
+    context.set_current(ctx)
+    store = FolderStore(task["store_root"])
+    try:
+        if task["kind"] == "function":
+            _load_module(task["function"])  # before inputs: their classes may live there
+        values: dict[str, Any] = dict(task["constants"])
+        for name, ref in task["inputs"].items():
+            values[name] = default_registry.load(ArtifactRef.from_dict(ref), store)
+        if task["kind"] == "function":
+            outputs = _call_function(task, values)
+        elif task["kind"] == "metrics":
+            _log_metrics(values)
+            outputs = {}
+        else:
+            outputs = _run_cells(task, values)
+        refs = {}
+        for name, value in outputs.items():
+            what = f"'{name}' of step '{task['step']}'"
+            refs[name] = default_registry.save(value, store, what=what).to_dict()
+        write_json_atomic(result_path, {"status": "succeeded", "outputs": refs})
+    except BaseException as e:  # noqa: BLE001 - everything a step raises is reported
+        text, where = _user_traceback(e)
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        message = "".join(traceback.format_exception_only(type(e), e)).strip()
+        write_json_atomic(result_path, {"status": "failed", "error": message, "where": where,
+                                        "traceback": text})
+        sys.stdout.flush()
+        sys.exit(1)
+    finally:
+        context.set_current(None)

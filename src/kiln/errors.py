@@ -1,0 +1,96 @@
+"""Every error kilnflow raises on purpose.
+
+    KilnError                      base: message, where, hint, stable reference id
+    ├── UserError                  the user's input is wrong; shown without a traceback
+    │   ├── NotebookError          a notebook cannot be compiled (cell and line in `where`)
+    │   ├── PipelineDefinitionError  an SDK pipeline or step is malformed (file and line)
+    │   ├── SpecError              a PipelineSpec is invalid (JSON field path in `where`)
+    │   ├── ParameterError         an unknown parameter or a value of the wrong type
+    │   ├── TargetError            a run target that is neither notebook, module nor spec
+    │   └── NotFoundError          a run, step, task or artifact that does not exist
+    ├── CodecError                 a value no codec can write, or data a codec cannot read
+    ├── StoreError                 the artifact store is missing an object or is damaged
+    └── CatalogError               the catalog database cannot be opened or migrated
+
+User errors carry `where` (file, cell, line or field) and a `hint` (what to do), and the
+CLI prints them as three short lines instead of a traceback. Internal errors keep theirs.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CatalogError",
+    "CodecError",
+    "KilnError",
+    "NotFoundError",
+    "NotebookError",
+    "ParameterError",
+    "PipelineDefinitionError",
+    "SpecError",
+    "StoreError",
+    "TargetError",
+    "UserError",
+]
+
+
+class KilnError(Exception):
+    """Base of all kilnflow errors."""
+
+    reference = "kiln-error"
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.where:
+            parts.append(f"(at {self.where})")
+        if self.hint:
+            parts.append(f"Hint: {self.hint}")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, where={self.where!r}, hint={self.hint!r})"
+
+
+class UserError(KilnError):
+    reference = "user-error"
+
+
+class NotebookError(UserError):
+    reference = "notebook-invalid"
+
+
+class PipelineDefinitionError(UserError):
+    reference = "pipeline-invalid"
+
+
+class SpecError(UserError):
+    reference = "spec-invalid"
+
+
+class ParameterError(UserError):
+    reference = "parameter-invalid"
+
+
+class TargetError(UserError):
+    reference = "target-invalid"
+
+
+class NotFoundError(UserError):
+    reference = "not-found"
+
+
+class CodecError(KilnError):
+    reference = "codec-error"
+
+
+class StoreError(KilnError):
+    reference = "store-error"
+
+
+class CatalogError(KilnError):
+    reference = "catalog-error"

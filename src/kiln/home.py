@@ -1,0 +1,45 @@
+"""Where kilnflow keeps its state: one folder, `KILN_HOME` (default `~/.kiln`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Home:
+    """The layout of a KILN_HOME folder."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> Home:
+        env = os.environ.get("KILN_HOME")
+        root = Path(env).expanduser() if env else Path.home() / ".kiln"
+        return cls(root.resolve())
+
+    @property
+    def catalog_url(self) -> str:
+        env = os.environ.get("KILN_DATABASE_URL")
+        return env or f"sqlite:///{self.root / 'catalog.db'}"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.root / "store"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Per-run working files: step logs and result manifests."""
+        return self.root / "runs"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def task_dir(self, run_id: str, step: str) -> Path:
+        return self.runs_dir / run_id / step
+
+    def ensure(self) -> Home:
+        for d in (self.root, self.store_dir, self.runs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return self

@@ -1,0 +1,396 @@
+"""A Kale-tagged notebook becomes a PipelineSpec.
+
+Cells are grouped by Kale's rules (see tags.py and ../shared/REFERENCE.md), then a static
+name analysis decides what each step reads from which ancestor: those are the values passed
+between steps. Every error names the notebook, the cell and the line.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiln.errors import NotebookError
+from kiln.notebook.names import defined_names, free_names, is_builtin
+from kiln.notebook.source import clean_source
+from kiln.notebook.tags import CellTags, parse_tags
+from kiln.spec.model import Cell, InputSpec, ParamSpec, PipelineSpec, StepSpec
+from kiln.spec.params import type_of
+from kiln.spec.validate import validate
+
+METRICS_STEP = "pipeline_metrics"
+
+
+class NotebookWarning(UserWarning):
+    """Something in a notebook was skipped (e.g. a shell or magic line)."""
+
+
+@dataclass
+class _Step:
+    name: str
+    cells: list[Cell] = field(default_factory=list)
+    prev: list[str] = field(default_factory=list)
+    tags: CellTags = field(default_factory=CellTags)
+    first_cell: int = 0
+
+
+@dataclass
+class _Sections:
+    steps: dict[str, _Step] = field(default_factory=dict)
+    imports: list[Cell] = field(default_factory=list)
+    functions: list[Cell] = field(default_factory=list)
+    parameters: list[Cell] = field(default_factory=list)
+    metrics: list[Cell] = field(default_factory=list)
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    """The notebook as plain JSON, with clear errors for what is not a v4 notebook."""
+    where = str(path)
+    if not path.exists():
+        raise NotebookError(f"no such file: {path}", hint="check the path")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise NotebookError("not a notebook: the file is not UTF-8 text", where=where) from None
+    except json.JSONDecodeError as e:
+        raise NotebookError(f"not a notebook: invalid JSON ({e.msg})",
+                            where=f"{where}, line {e.lineno}, column {e.colno}",
+                            hint="the file may be truncated; open and re-save it in Jupyter") \
+            from None
+    if not isinstance(raw, dict) or "cells" not in raw or "nbformat" not in raw:
+        raise NotebookError("not a notebook: a .ipynb file is a JSON object with 'cells' and "
+                            "'nbformat'", where=where)
+    if not isinstance(raw["nbformat"], int) or raw["nbformat"] < 4:
+        raise NotebookError(
+            f"notebook format {raw['nbformat']} is too old (kilnflow reads nbformat 4)",
+            where=where, hint="upgrade it: `jupyter nbconvert --to notebook --nbformat 4`")
+    import nbformat
+
+    try:
+        nb = nbformat.reads(json.dumps(raw), as_version=4)
+    except Exception as e:
+        raise NotebookError(f"not a valid notebook: {e}", where=where) from None
+    return dict(nb)
+
+
+def compile_notebook(path: str | os.PathLike[str]) -> PipelineSpec:
+    nb_path = Path(path).resolve()
+    nb = read_notebook(nb_path)
+    meta = nb.get("metadata", {}).get("kubeflow_notebook", {}) or {}
+    if not isinstance(meta, dict):
+        raise NotebookError("notebook metadata 'kubeflow_notebook' must be an object",
+                            where=str(nb_path))
+    sections = _group_cells(nb_path, nb["cells"])
+    params = _parameters(sections.parameters)
+    metric_names = _metric_names(sections.metrics)
+    prelude = sections.imports + sections.functions
+    for c in prelude:
+        _parse(c)  # syntax errors in imports/functions cells surface here
+    steps = _analyse(nb_path, sections, params, prelude, metric_names)
+    explicit_cache = {n for n, st in sections.steps.items() if st.tags.cache is not None}
+    _apply_defaults(steps, meta, str(nb_path), explicit_cache)
+    experiment = meta.get("experiment_name") or (meta.get("experiment") or {}).get("name") or None
+    spec = PipelineSpec(
+        name=_pipeline_name(meta.get("pipeline_name") or nb_path.stem),
+        steps=steps,
+        parameters=params,
+        experiment=experiment,
+        description=meta.get("pipeline_description") or "",
+        prelude=prelude,
+        workdir=str(nb_path.parent),
+        source={"kind": "notebook", "path": str(nb_path)},
+        metadata={"kubeflow_notebook": meta} if meta else {},
+    )
+    validate(spec, origin=str(nb_path))
+    return spec
+
+
+def _pipeline_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", str(name)).strip("-") or "pipeline"
+
+
+def _group_cells(nb_path: Path, cells: list[Any]) -> _Sections:
+    """Kale's grouping: an untagged cell continues the nearest non-skip tagged cell above."""
+    out = _Sections()
+    current: str | None = None  # "step:<name>", "imports", "functions", ...
+    metrics_seen = False
+    for i, cell in enumerate(cells):
+        index = i + 1
+        if cell.get("cell_type") != "code":
+            continue
+        where = f"{nb_path.name}, cell {index}"
+        tags = parse_tags(cell.get("metadata", {}).get("tags"), where=where)
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        if tags.section == "skip":
+            continue
+        if tags.section == "step":
+            if metrics_seen:
+                raise NotebookError("a step cannot come after the pipeline-metrics cell",
+                                    where=where, hint="move the pipeline-metrics cell last")
+            name = tags.step
+            if not name:  # `step:` with no name continues the current step
+                if current is None or not current.startswith("step:"):
+                    raise NotebookError("tag 'step:' has no name and there is no step above "
+                                        "to continue", where=where,
+                                        hint="name the step, e.g. step:load_data")
+                name = current[5:]
+            if name == METRICS_STEP:
+                raise NotebookError(f"'{METRICS_STEP}' is reserved for the metrics step",
+                                    where=where, hint="choose another step name")
+            if name not in out.steps:
+                out.steps[name] = _Step(name, first_cell=index)
+            current = f"step:{name}"
+        elif tags.section is not None:
+            current = tags.section
+            metrics_seen = metrics_seen or current == "metrics"
+        elif current is None:
+            if tags.has_step_options:
+                raise NotebookError("this cell has step options (prev:, limit:, ...) but "
+                                    "belongs to no step", where=where,
+                                    hint="add a step:NAME tag to the cell")
+            continue  # untagged cells before the first tagged cell are ignored
+        code, dropped = clean_source(source)
+        for line, text in dropped:
+            warnings.warn(f"{where}, line {line}: dropped non-Python line: {text.strip()}",
+                          NotebookWarning, stacklevel=2)
+        cell_obj = Cell(source=code, index=index, filename=f"{nb_path.name} [cell {index}]")
+        if current.startswith("step:"):
+            step = out.steps[current[5:]]
+            step.cells.append(cell_obj)
+            _merge_tags(step, tags, out.steps, where)
+        else:
+            if tags.has_step_options:
+                raise NotebookError(f"step options (prev:, limit:, ...) on a {current} cell",
+                                    where=where, hint="put them on a step:NAME cell")
+            getattr(out, current).append(cell_obj)
+    return out
+
+
+def _merge_tags(step: _Step, tags: CellTags, steps: dict[str, _Step], where: str) -> None:
+    for p in tags.prev:
+        if p == step.name:
+            raise NotebookError(f"step '{step.name}' cannot follow itself (prev:{p})",
+                                where=where)
+        if p not in steps:
+            raise NotebookError(f"prev:{p} names no step defined above this cell", where=where,
+                                hint=f"steps so far: {', '.join(s for s in steps if s != step.name) or 'none'}")
+        if p not in step.prev:
+            step.prev.append(p)
+    t = step.tags
+    t.limits.update(tags.limits)
+    t.labels.update(tags.labels)
+    t.annotations.update(tags.annotations)
+    t.secrets.update(tags.secrets)
+    if tags.cache is not None:
+        t.cache = tags.cache
+    if tags.image:
+        t.image = tags.image
+
+
+def _parse(cell: Cell) -> ast.Module:
+    try:
+        return ast.parse(cell.source, filename=cell.filename)
+    except SyntaxError as e:
+        raise NotebookError(f"syntax error: {e.msg}", where=f"{cell.filename}, line {e.lineno}",
+                            hint="fix the cell; shell (!) and magic (%) lines are dropped "
+                            "automatically") from None
+
+
+def _parameters(cells: list[Cell]) -> list[ParamSpec]:
+    out: dict[str, ParamSpec] = {}
+    for c in cells:
+        for node in _parse(c).body:
+            where = f"{c.filename}, line {node.lineno}"
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+                    isinstance(node.targets[0], ast.Name):
+                name, value_node = node.targets[0].id, node.value
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and \
+                    node.value is not None:
+                name, value_node = node.target.id, node.value
+            else:
+                raise NotebookError("a pipeline-parameters cell may only hold assignments like "
+                                    "`NAME = 10`", where=where)
+            try:
+                value = ast.literal_eval(value_node)
+            except ValueError:
+                raise NotebookError(
+                    f"parameter '{name}' must be a literal value, found "
+                    f"`{ast.unparse(value_node)}`", where=where,
+                    hint="parameters are constants (numbers, strings, booleans, lists, dicts); "
+                    "compute derived values in a step") from None
+            ptype = type_of(value)
+            if ptype is None:
+                raise NotebookError(f"parameter '{name}' = {value!r} has no parameter type",
+                                    where=where, hint="use an int, float, str, bool, list or dict")
+            if name in out:
+                raise NotebookError(f"duplicate parameter '{name}'", where=where,
+                                    hint="define each parameter once")
+            out[name] = ParamSpec(name, ptype, list(value) if isinstance(value, tuple) else value)
+    return list(out.values())
+
+
+def _metric_names(cells: list[Cell]) -> list[str]:
+    names: list[str] = []
+    for c in cells:
+        for node in _parse(c).body:
+            ok = (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                  and isinstance(node.value.func, ast.Name) and node.value.func.id == "print"
+                  and len(node.value.args) == 1 and not node.value.keywords
+                  and isinstance(node.value.args[0], ast.Name))
+            if not ok:
+                raise NotebookError("a pipeline-metrics cell may only hold lines like "
+                                    "`print(accuracy)`", where=f"{c.filename}, line {node.lineno}")
+            name = node.value.args[0].id  # type: ignore[attr-defined]
+            if name not in names:
+                names.append(name)
+    return names
+
+
+@dataclass
+class _Code:
+    """A step's cells joined into one module for analysis, with a map back to cells."""
+
+    tree: ast.Module
+    offsets: list[tuple[int, Cell]]  # (first line in joined code, cell)
+
+    def where(self, line: int) -> str:
+        start, cell = self.offsets[0]
+        for s, c in self.offsets:
+            if s <= line:
+                start, cell = s, c
+        return f"{cell.filename}, line {line - start + 1}"
+
+
+def _join(cells: list[Cell]) -> _Code:
+    lines: list[str] = []
+    offsets = []
+    for c in cells:
+        _parse(c)
+        offsets.append((len(lines) + 1, c))
+        lines.extend(c.source.split("\n"))
+    return _Code(ast.parse("\n".join(lines)), offsets)
+
+
+def _ancestors(steps: dict[str, _Step]) -> dict[str, set[str]]:
+    memo: dict[str, set[str]] = {}
+
+    def walk(name: str, path: tuple[str, ...]) -> set[str]:
+        if name in memo:
+            return memo[name]
+        if name in path:
+            raise NotebookError(f"the steps form a cycle: {' -> '.join(path + (name,))}",
+                                hint="check the prev: tags along that path")
+        out: set[str] = set()
+        for p in steps[name].prev:
+            out |= {p} | walk(p, path + (name,))
+        memo[name] = out
+        return out
+
+    return {n: walk(n, ()) for n in steps}
+
+
+def _nearest(definers: set[str], ancestors: dict[str, set[str]]) -> set[str]:
+    """Drop definers that are ancestors of another definer: the nearest one wins."""
+    return {d for d in definers if not any(d in ancestors[o] for o in definers if o != d)}
+
+
+def _resolve(name: str, line: int, code: _Code, step: str, candidates: set[str],
+             defs: dict[str, set[str]], ancestors: dict[str, set[str]],
+             params: dict[str, ParamSpec]) -> InputSpec:
+    definers = _nearest({a for a in candidates if name in defs[a]}, ancestors)
+    if len(definers) == 1:
+        src = definers.pop()
+        return InputSpec(name=name, step=src, output=name)
+    if len(definers) > 1:
+        a, b = sorted(definers)[:2]
+        raise NotebookError(
+            f"step '{step}' reads '{name}', which both '{a}' and '{b}' define, and neither runs "
+            "after the other", where=code.where(line),
+            hint=f"order them with prev:, or rename the variable in one of them")
+    if name in params:
+        return InputSpec(name=name, param=name)
+    raise NotebookError(
+        f"name '{name}' is used in step '{step}' but not defined in any step before it, an "
+        "imports/functions cell, or the pipeline parameters", where=code.where(line),
+        hint="define it in an earlier step (and link the steps with prev:) or import it in "
+        "the imports cell")
+
+
+def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelude: list[Cell],
+             metric_names: list[str]) -> list[StepSpec]:
+    if not sections.steps:
+        raise NotebookError("the notebook has no steps", where=str(nb_path),
+                            hint="tag at least one code cell step:NAME (Kale's cell tags)")
+    for s in sections.steps.values():
+        if not any(c.source.strip() for c in s.cells):
+            raise NotebookError(f"step '{s.name}' has no code",
+                                where=f"{nb_path.name}, cell {s.first_cell}",
+                                hint="add code to the step's cell or remove the tag")
+    pmap = {p.name: p for p in params}
+    codes = {n: _join(s.cells) for n, s in sections.steps.items()}
+    defs = {n: defined_names(c.tree) for n, c in codes.items()}
+    prelude_code = _join(prelude) if prelude else None
+    prelude_defs = defined_names(prelude_code.tree) if prelude_code else set()
+    ancestors = _ancestors(sections.steps)
+    if prelude_code:
+        everywhere = set().union(*defs.values()) | set(pmap)
+        for name, line in free_names(prelude_code.tree, set()):
+            if name not in everywhere and not is_builtin(name):
+                raise NotebookError(f"name '{name}' is used but defined nowhere",
+                                    where=prelude_code.where(line),
+                                    hint="import it in the imports cell or define it")
+    prelude_params = sorted(
+        {n for n, _ in free_names(prelude_code.tree, set()) if n in pmap}
+    ) if prelude_code else []
+    specs: dict[str, StepSpec] = {}
+    for name, st in sections.steps.items():
+        code = codes[name]
+        inputs = [InputSpec(name=p, param=p) for p in prelude_params]
+        for var, line in free_names(code.tree, prelude_defs):
+            inp = _resolve(var, line, code, name, ancestors[name], defs, ancestors, pmap)
+            if not any(i.name == inp.name for i in inputs):
+                inputs.append(inp)
+        t = st.tags
+        specs[name] = StepSpec(
+            name=name, kind="cells", inputs=inputs, cells=st.cells, after=list(st.prev),
+            limits=dict(t.limits), labels=dict(t.labels), annotations=dict(t.annotations),
+            cache=t.cache if t.cache is not None else True, image=t.image,
+            resources={"secrets": t.secrets} if t.secrets else {})
+    if metric_names:
+        everyone = set(sections.steps)
+        inputs = []
+        where = _Code(ast.parse(""), [(1, sections.metrics[0])])
+        for var in metric_names:
+            inputs.append(_resolve(var, 1, where, METRICS_STEP, everyone, defs, ancestors, pmap))
+        specs[METRICS_STEP] = StepSpec(name=METRICS_STEP, kind="metrics", inputs=inputs,
+                                       cells=list(sections.metrics))
+    for s in specs.values():  # a value becomes an output of the step a descendant reads it from
+        for i in s.inputs:
+            if i.step and i.output not in specs[i.step].outputs:
+                specs[i.step].outputs.append(i.output)  # type: ignore[arg-type]
+    return list(specs.values())
+
+
+def _apply_defaults(steps: list[StepSpec], meta: dict[str, Any], where: str,
+                    explicit_cache: set[str]) -> None:
+    """Notebook-wide settings: docker_image, enable_caching and Kale's steps_defaults tags."""
+    image = meta.get("docker_image") or meta.get("base_image") or None
+    defaults = meta.get("steps_defaults") or []
+    tags = parse_tags(defaults, where=f"{where}: metadata steps_defaults") if defaults else None
+    for s in steps:
+        if image and not s.image:
+            s.image = image
+        if meta.get("enable_caching") is False and s.name not in explicit_cache:
+            s.cache = False
+        if tags is not None:
+            s.limits = {**tags.limits, **s.limits}
+            s.labels = {**tags.labels, **s.labels}
+            s.annotations = {**tags.annotations, **s.annotations}

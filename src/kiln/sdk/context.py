@@ -1,0 +1,69 @@
+"""What a step's code can reach while it runs: metrics logging and where it is."""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class StepContext:
+    run_id: str
+    step: str
+    metrics_path: Path | None = None
+    metrics: list[tuple[str, float, int | None]] = field(default_factory=list)
+
+    def log(self, name: str, value: float, step: int | None) -> None:
+        self.metrics.append((name, value, step))
+        if self.metrics_path is not None:
+            # One line per value, flushed at once, so a step that crashes keeps what it logged.
+            with open(self.metrics_path, "a") as f:
+                f.write(json.dumps([name, value, step]) + "\n")
+
+
+_current: StepContext | None = None
+
+
+def current() -> StepContext | None:
+    return _current
+
+
+def set_current(ctx: StepContext | None) -> None:
+    global _current
+    _current = ctx
+
+
+def log_metric(name: str, value: float, step: int | None = None) -> None:
+    """Record a scalar metric for the running step (`step` places it in a series).
+
+    Outside a pipeline run (e.g. trying code in a notebook) the value is only printed.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError("metric name must be a non-empty string")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"metric '{name}' must be a number, got {type(value).__name__}")
+    v = float(value)
+    if math.isnan(v):
+        raise ValueError(f"metric '{name}' is NaN")
+    ctx = _current
+    if ctx is None:
+        print(f"[kiln] metric {name} = {v}" + (f" (step {step})" if step is not None else ""))
+        return
+    ctx.log(name, v, step)
+
+
+def read_metrics_file(path: Path) -> list[tuple[str, float, int | None]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            name, value, step = json.loads(line)
+        except (ValueError, TypeError):
+            continue  # a line cut short by a crash
+        out.append((str(name), float(value), step))
+    return out
+

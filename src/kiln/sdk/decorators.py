@@ -1,0 +1,145 @@
+"""`@kiln.step` and `@kiln.pipeline`: plain Python functions become pipeline steps."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from kiln.errors import PipelineDefinitionError
+
+if TYPE_CHECKING:
+    from kiln.engine.result import Run
+    from kiln.spec.model import PipelineSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _where(fn: Callable[..., Any]) -> str:
+    code = getattr(fn, "__code__", None)
+    return f"{code.co_filename}, line {code.co_firstlineno}" if code else repr(fn)
+
+
+def _output_names(fn: Callable[..., Any], declared: tuple[str, ...] | None) -> tuple[str, ...]:
+    """Output names from `outputs=`, a NamedTuple or tuple[...] annotation, or one 'output'."""
+    if declared is not None:
+        for n in declared:
+            if not isinstance(n, str) or not n.isidentifier():
+                raise PipelineDefinitionError(f"output name {n!r} is not a valid identifier",
+                                              where=_where(fn))
+        return tuple(declared)
+    try:
+        ann = typing.get_type_hints(fn).get("return", inspect.Signature.empty)
+    except Exception:  # unresolvable forward references: fall back to the raw annotation
+        ann = inspect.signature(fn).return_annotation
+    if ann is None or ann is type(None):
+        return ()
+    if isinstance(ann, type) and issubclass(ann, tuple) and hasattr(ann, "_fields"):
+        return tuple(ann._fields)
+    if typing.get_origin(ann) is tuple:
+        args = typing.get_args(ann)
+        if args and args[-1] is not Ellipsis:
+            return tuple(f"output_{i}" for i in range(len(args)))
+    return ("output",)
+
+
+class StepFunction:
+    """A function marked as a step. Called inside a pipeline it adds a node to the graph;
+    called anywhere else it is the plain function (handy in tests and notebooks)."""
+
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retries: int = 0,
+                 timeout: float | None = None, resources: dict[str, Any] | None = None,
+                 cache: bool = True, outputs: tuple[str, ...] | None = None) -> None:
+        if not callable(fn):
+            raise PipelineDefinitionError(f"@kiln.step needs a function, got {fn!r}")
+        if retries < 0:
+            raise PipelineDefinitionError("retries must be 0 or more", where=_where(fn))
+        if timeout is not None and timeout <= 0:
+            raise PipelineDefinitionError("timeout must be a positive number of seconds",
+                                          where=_where(fn))
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.retries = retries
+        self.timeout = float(timeout) if timeout is not None else None
+        self.resources = dict(resources or {})
+        self.cache = cache
+        self.outputs = _output_names(fn, outputs)
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from kiln.sdk.tracing import current_tracer
+
+        tracer = current_tracer()
+        if tracer is None:
+            return self.fn(*args, **kwargs)
+        return tracer.add_call(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<kiln step {self.name}>"
+
+
+@overload
+def step(fn: F, /) -> StepFunction: ...
+
+
+@overload
+def step(*, name: str | None = None, retries: int = 0, timeout: float | None = None,
+         resources: dict[str, Any] | None = None, cache: bool = True,
+         outputs: tuple[str, ...] | None = None) -> Callable[[F], StepFunction]: ...
+
+
+def step(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, retries: int = 0,
+         timeout: float | None = None, resources: dict[str, Any] | None = None,
+         cache: bool = True, outputs: tuple[str, ...] | None = None) -> Any:
+    """Mark a function as a pipeline step; works bare (`@step`) or with options."""
+    opts = dict(name=name, retries=retries, timeout=timeout, resources=resources, cache=cache,
+                outputs=outputs)
+    if fn is not None:
+        return StepFunction(fn, **opts)  # type: ignore[arg-type]
+    return lambda f: StepFunction(f, **opts)  # type: ignore[arg-type]
+
+
+class Pipeline:
+    """A traced pipeline function; its arguments with defaults are the pipeline's parameters."""
+
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None,
+                 experiment: str | None = None, description: str | None = None) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.experiment = experiment
+        self.description = description if description is not None else (
+            inspect.getdoc(fn) or "")
+        functools.update_wrapper(self, fn)
+
+    def spec(self) -> PipelineSpec:
+        from kiln.sdk.tracing import trace
+
+        return trace(self)
+
+    def __call__(self, **params: Any) -> Run:
+        """Run the pipeline on this machine and wait for it."""
+        from kiln.engine.api import run
+
+        return run(self, params=params)
+
+    def __repr__(self) -> str:
+        return f"<kiln pipeline {self.name}>"
+
+
+@overload
+def pipeline(fn: F, /) -> Pipeline: ...
+
+
+@overload
+def pipeline(*, name: str | None = None, experiment: str | None = None,
+             description: str | None = None) -> Callable[[F], Pipeline]: ...
+
+
+def pipeline(fn: Callable[..., Any] | None = None, /, *, name: str | None = None,
+             experiment: str | None = None, description: str | None = None) -> Any:
+    """Mark a function that wires steps together as a pipeline."""
+    if fn is not None:
+        return Pipeline(fn, name=name, experiment=experiment, description=description)
+    return lambda f: Pipeline(f, name=name, experiment=experiment, description=description)
