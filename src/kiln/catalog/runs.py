@@ -194,6 +194,14 @@ def cache_hit(cat: Catalog, cache_key: str) -> tuple[int, dict[str, ArtifactRef]
         return task_id, _events(s, task_id, "output")
 
 
+def task_metrics(cat: Catalog, task_id: int) -> list[tuple[str, float, int | None]]:
+    """A task's metric values, in the order they were logged (reused by cache hits)."""
+    with cat.read() as s:
+        rows = s.execute(select(Metric.name, Metric.value, Metric.step)
+                         .where(Metric.task_id == task_id).order_by(Metric.id)).all()
+    return [(n, v, st) for n, v, st in rows]
+
+
 def _events(s: Session, task_id: int, kind: str) -> dict[str, ArtifactRef]:
     rows = s.execute(
         select(Event.name, Artifact).join(Artifact, Event.artifact_id == Artifact.id)

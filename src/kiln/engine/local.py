@@ -152,7 +152,8 @@ class _Scheduler:
         self.outputs[step.name] = outs
         self.state[step.name] = "cached"
         records.finish_task(self.e.catalog, self.task_ids[step.name], self.run_id,
-                            status="cached", inputs=inputs, outputs=outs, metrics=[],
+                            status="cached", inputs=inputs, outputs=outs,
+                            metrics=records.task_metrics(self.e.catalog, source_task),
                             cache_key=key, cached_from=source_task)
         self.e.observer.state(step.name, "cached")
         return True

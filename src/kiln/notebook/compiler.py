@@ -73,7 +73,9 @@ def read_notebook(path: Path) -> dict[str, Any]:
     import nbformat
 
     try:
-        nb = nbformat.reads(json.dumps(raw), as_version=4)
+        with warnings.catch_warnings():  # e.g. missing cell ids in nbformat 4.4 files: harmless
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(json.dumps(raw), as_version=4)
     except Exception as e:
         raise NotebookError(f"not a valid notebook: {e}", where=where) from None
     return dict(nb)
@@ -195,11 +197,17 @@ def _merge_tags(step: _Step, tags: CellTags, steps: dict[str, _Step], where: str
         t.image = tags.image
 
 
+def _at(cell: Cell, line: int) -> str:
+    """'train.ipynb, cell 5, line 2': where an error is, in the user's terms."""
+    notebook = cell.filename.rsplit(" [cell", 1)[0]
+    return f"{notebook}, cell {cell.index}, line {line}"
+
+
 def _parse(cell: Cell) -> ast.Module:
     try:
         return ast.parse(cell.source, filename=cell.filename)
     except SyntaxError as e:
-        raise NotebookError(f"syntax error: {e.msg}", where=f"{cell.filename}, line {e.lineno}",
+        raise NotebookError(f"syntax error: {e.msg}", where=_at(cell, e.lineno or 1),
                             hint="fix the cell; shell (!) and magic (%) lines are dropped "
                             "automatically") from None
 
@@ -208,7 +216,7 @@ def _parameters(cells: list[Cell]) -> list[ParamSpec]:
     out: dict[str, ParamSpec] = {}
     for c in cells:
         for node in _parse(c).body:
-            where = f"{c.filename}, line {node.lineno}"
+            where = _at(c, node.lineno)
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
                     isinstance(node.targets[0], ast.Name):
                 name, value_node = node.targets[0].id, node.value
@@ -247,7 +255,7 @@ def _metric_names(cells: list[Cell]) -> list[str]:
                   and isinstance(node.value.args[0], ast.Name))
             if not ok:
                 raise NotebookError("a pipeline-metrics cell may only hold lines like "
-                                    "`print(accuracy)`", where=f"{c.filename}, line {node.lineno}")
+                                    "`print(accuracy)`", where=_at(c, node.lineno))
             name = node.value.args[0].id  # type: ignore[attr-defined]
             if name not in names:
                 names.append(name)
@@ -266,7 +274,7 @@ class _Code:
         for s, c in self.offsets:
             if s <= line:
                 start, cell = s, c
-        return f"{cell.filename}, line {line - start + 1}"
+        return _at(cell, line - start + 1)
 
 
 def _join(cells: list[Cell]) -> _Code:
@@ -317,6 +325,12 @@ def _resolve(name: str, line: int, code: _Code, step: str, candidates: set[str],
             hint=f"order them with prev:, or rename the variable in one of them")
     if name in params:
         return InputSpec(name=name, param=name)
+    elsewhere = sorted(o for o in defs if name in defs[o] and o != step)
+    if elsewhere:
+        raise NotebookError(
+            f"step '{step}' reads '{name}', which step '{elsewhere[0]}' defines, but "
+            f"'{elsewhere[0]}' does not run before '{step}'", where=code.where(line),
+            hint=f"add the tag prev:{elsewhere[0]} to the first cell of step '{step}'")
     raise NotebookError(
         f"name '{name}' is used in step '{step}' but not defined in any step before it, an "
         "imports/functions cell, or the pipeline parameters", where=code.where(line),
@@ -329,13 +343,13 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
     if not sections.steps:
         raise NotebookError("the notebook has no steps", where=str(nb_path),
                             hint="tag at least one code cell step:NAME (Kale's cell tags)")
+    pmap = {p.name: p for p in params}
+    codes = {n: _join(s.cells) for n, s in sections.steps.items()}
     for s in sections.steps.values():
-        if not any(c.source.strip() for c in s.cells):
+        if not codes[s.name].tree.body:
             raise NotebookError(f"step '{s.name}' has no code",
                                 where=f"{nb_path.name}, cell {s.first_cell}",
                                 hint="add code to the step's cell or remove the tag")
-    pmap = {p.name: p for p in params}
-    codes = {n: _join(s.cells) for n, s in sections.steps.items()}
     defs = {n: defined_names(c.tree) for n, c in codes.items()}
     prelude_code = _join(prelude) if prelude else None
     prelude_defs = defined_names(prelude_code.tree) if prelude_code else set()

@@ -1,0 +1,90 @@
+"""`kiln run`, `kiln compile`, `kiln demo`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from kiln.cli import status
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("compile")(compile_)
+    app.command("demo")(demo)
+
+
+def run(
+    target: str = typer.Argument(..., help="A notebook (.ipynb), module.py[:pipeline] or spec.json."),
+    param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE, repeatable."),
+    parallelism: int = typer.Option(0, "--parallelism", min=0,
+                                    help="Steps at once (default: CPU count)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Run every step, reuse nothing."),
+    experiment: str = typer.Option("", "--experiment", "-e", help="Record under this experiment."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't stream step logs."),
+) -> None:
+    """Run a pipeline on this machine."""
+    from rich.console import Console
+
+    from kiln.engine.api import run as run_pipeline
+    from kiln.engine.progress import LiveObserver, PlainObserver
+    from kiln.spec.params import parse_assignments
+
+    console = Console(highlight=False)
+    observer = (LiveObserver if console.is_terminal else PlainObserver)(console,
+                                                                         show_logs=not quiet)
+    try:
+        result = run_pipeline(target, parse_assignments(param),
+                              parallelism=parallelism or None, cache=not no_cache,
+                              experiment=experiment or None, observer=observer)
+    except KeyboardInterrupt:
+        console.print("[magenta]cancelled[/]: running steps were stopped")
+        raise typer.Exit(status.CANCELLED) from None
+    _summary(console, result)
+    if result.status != "succeeded":
+        raise typer.Exit(status.RUN_FAILED)
+
+
+def _summary(console: object, result: object) -> None:
+    from rich.console import Console
+
+    from kiln.engine.result import Run
+
+    assert isinstance(console, Console) and isinstance(result, Run)
+    style = "green" if result.status == "succeeded" else "red"
+    console.print(f"run [bold]{result.id}[/] [{style}]{result.status}[/]")
+    if result.metrics:
+        console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
+    if result.error:
+        console.print(f"[red]{result.error}[/]", markup=True)
+    console.print(f"details: kiln runs show {result.id}   logs: kiln logs {result.id}")
+
+
+def compile_(
+    target: str = typer.Argument(..., help="A notebook (.ipynb), module.py[:pipeline] or spec.json."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the spec here (default: stdout)."),
+) -> None:
+    """Compile a notebook or module to a PipelineSpec (JSON)."""
+    from kiln.engine.api import compile as compile_spec
+
+    spec = compile_spec(target)
+    text = spec.to_json()
+    if output is None:
+        sys.stdout.write(text + "\n")
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(text + "\n")
+    tmp.replace(output)
+    typer.echo(f"wrote {output} ({len(spec.steps)} steps, {len(spec.parameters)} parameters)")
+
+
+def demo(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't stream step logs."),
+) -> None:
+    """Run the demo pipeline: a DataFrame and a trained model passed between steps."""
+    from kiln.demo import pipeline as demo_pipeline
+
+    run(target=f"{demo_pipeline.__file__}:churn", param=[], parallelism=0, no_cache=False,
+        experiment="", quiet=quiet)

@@ -1,0 +1,180 @@
+"""`kiln runs ls|show`, `kiln logs`, `kiln artifacts ls|get`: the read side of runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+runs_app = typer.Typer(help="List and inspect pipeline runs.", no_args_is_help=True)
+artifacts_app = typer.Typer(help="Step outputs stored by runs.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(artifacts_app, name="artifacts")
+    app.command("logs")(logs)
+
+
+def _runtime() -> Any:
+    from kiln.runtime import Runtime
+
+    return Runtime.open()
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds:.2f}s" if seconds < 60 else f"{seconds / 60:.1f}m"
+
+
+_STYLE = {"succeeded": "green", "failed": "red", "running": "yellow", "cancelled": "magenta",
+          "cached": "cyan", "skipped": "dim", "queued": "dim"}
+
+
+@runs_app.command("ls")
+def ls(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=10000),
+    experiment: str = typer.Option("", "--experiment", "-e"),
+    status: str = typer.Option("", "--status", "-s",
+                               help="running, succeeded, failed or cancelled."),
+) -> None:
+    """List recent runs, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kiln.catalog.runs import FINISHED, list_runs
+    from kiln.errors import UserError
+
+    if status and status not in (*FINISHED, "running"):
+        raise UserError(f"unknown status '{status}'",
+                        hint="use running, succeeded, failed or cancelled")
+    runs = list_runs(_runtime().catalog, limit=limit, experiment=experiment or None,
+                     status=status or None)
+    if as_json:
+        out = [{k: v for k, v in r.to_dict().items() if k != "tasks"} for r in runs]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    table = Table(show_edge=False)
+    for col in ("run", "pipeline", "experiment", "status", "started", "duration", "metrics"):
+        table.add_column(col)
+    for r in runs:
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in list(r.metrics.items())[:3])
+        table.add_row(r.id, r.pipeline, r.experiment or "",
+                      f"[{_STYLE.get(r.status, '')}]{r.status}[/]",
+                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"), _fmt_duration(r.duration),
+                      metrics)
+    Console().print(table if runs else "no runs yet: start one with `kiln run` or `kiln demo`")
+
+
+@runs_app.command("show")
+def show(
+    run: str = typer.Argument(..., help="Run id, a unique prefix of one, or 'latest'."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """A run's status, parameters, steps, metrics and artifacts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kiln.catalog.runs import get_run
+
+    info = get_run(_runtime().catalog, run)
+    if as_json:
+        sys.stdout.write(json.dumps(info.to_dict(), indent=2) + "\n")
+        return
+    c = Console(highlight=False)
+    c.print(f"[bold]run {info.id}[/]  pipeline {info.pipeline}  "
+            f"[{_STYLE.get(info.status, '')}]{info.status}[/]  {_fmt_duration(info.duration)}")
+    if info.experiment:
+        c.print(f"experiment: {info.experiment}")
+    if info.error:
+        c.print(f"[red]error: {info.error}[/]")
+    if info.params:
+        c.print("params: " + ", ".join(f"{k}={v!r}" for k, v in info.params.items()))
+    if info.metrics:
+        c.print("metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in info.metrics.items()))
+    table = Table(show_edge=False, title="steps", title_justify="left")
+    for col in ("step", "state", "time", "attempts", "outputs"):
+        table.add_column(col)
+    for t in info.tasks:
+        outs = ", ".join(f"{n} ({a.codec}, {_size(a.size)})" for n, a in t.outputs.items())
+        table.add_row(t.step, f"[{_STYLE.get(t.status, '')}]{t.status}[/]",
+                      _fmt_duration(t.duration), str(t.attempts), outs)
+    c.print(table)
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def logs(
+    run: str = typer.Argument(..., help="Run id, a unique prefix of one, or 'latest'."),
+    step: str = typer.Argument("", help="Only this step (default: every step)."),
+) -> None:
+    """Print the logs of a run's steps."""
+    from kiln.engine.api import get_run
+
+    r = get_run(run)
+    steps = [step] if step else list(r.steps)
+    for s in steps:
+        text = r.logs(s)
+        if len(steps) > 1:
+            typer.echo(f"=== {s} ({r.steps.get(s, '?')})")
+        typer.echo(text, nl=not text.endswith("\n") and bool(text))
+
+
+@artifacts_app.command("ls")
+def artifacts_ls(run: str = typer.Argument(..., help="Run id, prefix or 'latest'.")) -> None:
+    """List a run's step outputs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kiln.catalog.runs import get_run
+
+    info = get_run(_runtime().catalog, run)
+    table = Table(show_edge=False)
+    for col in ("step", "name", "type", "codec", "size", "digest"):
+        table.add_column(col)
+    for t in info.tasks:
+        for name, a in t.outputs.items():
+            table.add_row(t.step, name, a.type_name, a.codec, _size(a.size), a.digest[:12])
+    Console().print(table)
+
+
+@artifacts_app.command("get")
+def artifacts_get(
+    run: str = typer.Argument(..., help="Run id, prefix or 'latest'."),
+    step: str = typer.Argument(...),
+    name: str = typer.Argument(..., help="The output's name."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the file."),
+) -> None:
+    """Copy a step output's stored file (e.g. .parquet, .npy, .joblib) to a path."""
+    from kiln.catalog.runs import get_run
+    from kiln.errors import NotFoundError, UserError
+
+    rt = _runtime()
+    info = get_run(rt.catalog, run)
+    task = next((t for t in info.tasks if t.step == step), None)
+    if task is None:
+        raise NotFoundError(f"run {info.id} has no step '{step}'",
+                            hint=f"steps: {', '.join(t.step for t in info.tasks)}")
+    ref = task.outputs.get(name)
+    if ref is None:
+        raise NotFoundError(f"step '{step}' of run {info.id} has no output '{name}'",
+                            hint=f"outputs: {', '.join(task.outputs) or 'none'}")
+    if output.is_dir():
+        raise UserError(f"{output} is a folder", hint="give a file path, e.g. -o model.joblib")
+    tmp = output.with_name(output.name + ".tmp")
+    shutil.copyfile(rt.store.local_path(ref.digest), tmp)
+    tmp.replace(output)
+    typer.echo(f"wrote {output} ({ref.codec}, {_size(ref.size)})")

@@ -1,0 +1,1 @@
+"""The demo pipeline `kiln demo` runs."""

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+OUTPUT_DIR = Path(__file__).parent.parent / "test-output"
+
+
+@pytest.fixture(autouse=True)
+def kiln_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own KILN_HOME: its own catalog and store."""
+    home = tmp_path / "kiln-home"
+    monkeypatch.setenv("KILN_HOME", str(home))
+    monkeypatch.delenv("KILN_DATABASE_URL", raising=False)
+    return home
+
+
+def make_notebook(path: Path, cells: list[tuple[list[str] | None, str]],
+                  metadata: dict[str, Any] | None = None, nbformat: int = 4) -> Path:
+    """Write a .ipynb with code cells given as (tags, source)."""
+    nb_cells = []
+    for tags, source in cells:
+        if tags == ["markdown"]:
+            nb_cells.append({"cell_type": "markdown", "metadata": {}, "source": source})
+            continue
+        meta: dict[str, Any] = {"tags": tags} if tags else {}
+        nb_cells.append({"cell_type": "code", "execution_count": None, "metadata": meta,
+                         "outputs": [], "source": textwrap.dedent(source).strip("\n")})
+    nb = {"cells": nb_cells, "metadata": {"kubeflow_notebook": metadata or {}},
+          "nbformat": nbformat, "nbformat_minor": 5 if nbformat == 4 else 0}
+    path.write_text(json.dumps(nb, indent=1))
+    return path
+
+
+@pytest.fixture
+def notebook(tmp_path: Path) -> Callable[..., Path]:
+    def build(cells: list[tuple[list[str] | None, str]], metadata: dict[str, Any] | None = None,
+              name: str = "pipeline.ipynb", nbformat: int = 4) -> Path:
+        return make_notebook(tmp_path / name, cells, metadata, nbformat)
+
+    return build
+
+
+@pytest.fixture
+def module(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a pipeline module into the test's folder and return its path."""
+
+    def write(source: str, name: str = "pipes") -> Path:
+        p = tmp_path / f"{name}.py"
+        p.write_text(textwrap.dedent(source))
+        return p
+
+    return write
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {}), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "kiln.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, env=full_env, timeout=timeout)
+
+
+KALE_VERSION = "2.3.0"
+
+
+@pytest.fixture(scope="session")
+def kale_notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example notebooks shipped inside Kale's own wheel, unchanged (from PyPI)."""
+    cache = Path(os.environ.get("KILN_TEST_CACHE", Path.home() / ".cache" / "kiln-tests"))
+    wheel_dir = cache / f"kale-{KALE_VERSION}"
+    wheels = list(wheel_dir.glob("*.whl")) if wheel_dir.exists() else []
+    if not wheels:
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d",
+                            str(wheel_dir), f"kubeflow-kale=={KALE_VERSION}"],
+                           capture_output=True, text=True)
+        wheels = list(wheel_dir.glob("*.whl"))
+        if r.returncode != 0 or not wheels:
+            pytest.skip(f"cannot download kubeflow-kale from PyPI: {r.stderr[-300:]}")
+    out = tmp_path_factory.mktemp("kale")
+    with zipfile.ZipFile(wheels[0]) as z:
+        for name in z.namelist():
+            if name.endswith(".ipynb"):
+                target = out / Path(name).name
+                target.write_bytes(z.read(name))
+    return out
