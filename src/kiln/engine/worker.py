@@ -14,6 +14,7 @@ import json
 import linecache
 import os
 import sys
+import sysconfig
 import traceback
 import types
 from pathlib import Path
@@ -25,6 +26,8 @@ from kiln.sdk import context
 from kiln.store.folder import FolderStore
 
 _KILN_DIR = os.path.dirname(os.path.abspath(kiln.__file__))
+_LIBRARY_DIRS = tuple({sysconfig.get_path(p) for p in ("stdlib", "platstdlib", "purelib",
+                                                        "platlib")})
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -137,7 +140,10 @@ def _user_traceback(exc: BaseException) -> tuple[str, str | None]:
     """The traceback without kilnflow's own frames, and where in user code it happened."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not f.filename.startswith(_KILN_DIR)]
-    where = f"{frames[-1].filename}, line {frames[-1].lineno}" if frames else None
+    # Point at the user's own code (a notebook cell or their module), not inside a library.
+    own = [f for f in frames if not f.filename.startswith(_LIBRARY_DIRS)]
+    last = own[-1] if own else (frames[-1] if frames else None)
+    where = f"{last.filename}, line {last.lineno}" if last else None
     text = "Traceback (most recent call last):\n" if frames else ""
     text += "".join(traceback.format_list(frames))
     text += "".join(traceback.format_exception_only(type(exc), exc))

@@ -305,6 +305,17 @@ def _ancestors(steps: dict[str, _Step]) -> dict[str, set[str]]:
     return {n: walk(n, ()) for n in steps}
 
 
+def _topological(steps: dict[str, _Step]) -> list[str]:
+    """Steps in notebook order, each after its prev: steps (cycles were refused already)."""
+    done: list[str] = []
+    todo = list(steps)
+    while todo:
+        n = next(n for n in todo if all(p in done for p in steps[n].prev))
+        done.append(n)
+        todo.remove(n)
+    return done
+
+
 def _nearest(definers: set[str], ancestors: dict[str, set[str]]) -> set[str]:
     """Drop definers that are ancestors of another definer: the nearest one wins."""
     return {d for d in definers if not any(d in ancestors[o] for o in definers if o != d)}
@@ -365,13 +376,19 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
         {n for n, _ in free_names(prelude_code.tree, set()) if n in pmap}
     ) if prelude_code else []
     specs: dict[str, StepSpec] = {}
-    for name, st in sections.steps.items():
+    # Resolve in dependency order: a step that receives a value may change it in place
+    # (`df['x'] = ...`), so like Kale we let it pass the value on: for its descendants it
+    # defines every name it received from a step, not only the names it assigns.
+    for name in _topological(sections.steps):
+        st = sections.steps[name]
         code = codes[name]
         inputs = [InputSpec(name=p, param=p) for p in prelude_params]
         for var, line in free_names(code.tree, prelude_defs):
             inp = _resolve(var, line, code, name, ancestors[name], defs, ancestors, pmap)
             if not any(i.name == inp.name for i in inputs):
                 inputs.append(inp)
+            if inp.step is not None:
+                defs[name].add(var)
         t = st.tags
         specs[name] = StepSpec(
             name=name, kind="cells", inputs=inputs, cells=st.cells, after=list(st.prev),

@@ -40,6 +40,11 @@ class _Placeholder:
 
     __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __add__
 
+    def __lt__(self, other: Any) -> bool:
+        self._misuse("in a comparison")
+
+    __le__ = __gt__ = __ge__ = __lt__
+
 
 class ParamRef(_Placeholder):
     def __init__(self, name: str) -> None:
