@@ -6,13 +6,17 @@ import os
 import sys
 from typing import Any
 
-from kiln.catalog import runs as records
-from kiln.engine.local import LocalEngine, RunOptions
-from kiln.engine.progress import LiveObserver, Observer, PlainObserver
+from typing import TYPE_CHECKING
+
 from kiln.engine.result import Run
 from kiln.engine.targets import load_spec
-from kiln.runtime import Runtime
 from kiln.spec.model import PipelineSpec
+
+if TYPE_CHECKING:
+    from kiln.engine.progress import Observer
+
+# The engine, catalog and Rich load inside the functions, so `import kiln` (and `kiln --help`)
+# stays light.
 
 
 def compile(target: Any) -> PipelineSpec:  # noqa: A001 - mirrors `kiln compile`
@@ -28,6 +32,10 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
     `target` is a @kiln.pipeline, a notebook path, 'module.py:function' or a spec file.
     `progress` shows step states and logs (default: when stdout is a terminal).
     """
+    from kiln.engine.local import LocalEngine, RunOptions
+    from kiln.engine.progress import LiveObserver, Observer, PlainObserver
+    from kiln.runtime import Runtime
+
     spec = load_spec(target)
     rt = Runtime.open()
     if observer is None:
@@ -46,6 +54,9 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
 
 def get_run(ref: str) -> Run:
     """A recorded run by id, unique id prefix, or 'latest'."""
+    from kiln.catalog import runs as records
+    from kiln.runtime import Runtime
+
     rt = Runtime.open()
     return Run(records.get_run(rt.catalog, ref), rt)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiln.catalog import runs as records
-from kiln.catalog.runs import RunInfo
 from kiln.errors import KilnError, NotFoundError
 from kiln.marshal.registry import default_registry
-from kiln.runtime import Runtime
+
+if TYPE_CHECKING:  # the catalog (SQLAlchemy) loads only when a run is read
+    from kiln.catalog.runs import RunInfo, TaskInfo
+    from kiln.runtime import Runtime
 
 
 class StepOutputs(Mapping[str, Any]):
@@ -69,7 +70,7 @@ class Run:
     def outputs(self) -> Mapping[str, StepOutputs]:
         return {t.step: StepOutputs(self, t.step) for t in self._info.tasks}
 
-    def _task(self, step: str) -> records.TaskInfo:
+    def _task(self, step: str) -> TaskInfo:
         for t in self._info.tasks:
             if t.step == step:
                 return t

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+import sys
+
+from tests.conftest import run_cli
+
+PIPE = '''
+import kiln
+
+@kiln.step
+def double(n: int) -> int:
+    print(f"doubling {n}")
+    kiln.log_metric("doubled", n * 2)
+    return n * 2
+
+@kiln.pipeline(name="tiny")
+def tiny(n: int = 2):
+    double(n)
+'''
+
+
+def test_version():
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("kilnflow ")
+
+
+def test_run_show_logs_and_artifacts(module, tmp_path):
+    path = module(PIPE)
+    r = run_cli("run", str(path), "-p", "n=5")
+    assert r.returncode == 0, r.stderr
+    assert "double" in r.stdout and "doubling 5" in r.stdout and "succeeded" in r.stdout
+    runs = json.loads(run_cli("runs", "ls", "--json").stdout)
+    assert len(runs) == 1 and runs[0]["status"] == "succeeded"
+    run_id = runs[0]["id"]
+    shown = json.loads(run_cli("runs", "show", run_id[:8], "--json").stdout)
+    assert shown["params"] == {"n": 5} and shown["metrics"] == {"doubled": 10.0}
+    assert shown["tasks"][0]["outputs"]["output"]["codec"] == "json"
+    assert "doubling 5" in run_cli("logs", "latest", "double").stdout
+    out = tmp_path / "out.json"
+    r = run_cli("artifacts", "get", run_id, "double", "output", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text()) == 10
+    table = run_cli("runs", "show", "latest").stdout
+    assert "tiny" in table and "succeeded" in table
+
+
+def test_compile_writes_a_spec_that_runs(module, tmp_path):
+    path = module(PIPE)
+    spec = tmp_path / "spec.json"
+    r = run_cli("compile", f"{path}:tiny", "-o", str(spec))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(spec.read_text())["name"] == "tiny"
+    r = run_cli("run", str(spec), "-p", "n=4", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "doubling" not in r.stdout  # --quiet hides step logs
+
+
+def test_bad_input_gets_a_message_and_exit_code_not_a_traceback(module, tmp_path):
+    path = module(PIPE)
+    r = run_cli("run", str(path), "-p", "m=1")
+    assert r.returncode == 2
+    assert "unknown parameter 'm'" in r.stderr and "hint: the pipeline's parameters are: n" \
+        in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("run", str(path), "-p", "n=abc")
+    assert r.returncode == 2 and "'abc' is not a valid int" in r.stderr
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not json")
+    r = run_cli("run", str(bad))
+    assert r.returncode == 2 and "invalid JSON" in r.stderr and "at " in r.stderr
+    r = run_cli("runs", "show", "nope")
+    assert r.returncode == 3 and "no run 'nope'" in r.stderr
+    r = run_cli("run", str(tmp_path / "x.txt"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_a_failed_run_exits_1(module):
+    path = module('''
+import kiln
+
+@kiln.step
+def fail() -> None:
+    raise RuntimeError("nope")
+
+@kiln.pipeline
+def p():
+    fail()
+''', name="failing")
+    r = run_cli("run", str(path))
+    assert r.returncode == 1
+    assert "RuntimeError: nope" in r.stdout
+
+
+def test_demo_runs_and_says_where_to_look():
+    r = run_cli("demo", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "accuracy=" in r.stdout and "kiln runs show" in r.stdout
+
+
+def test_help_does_not_import_the_heavy_parts():
+    code = ("import sys; from kiln.cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('sqlalchemy', 'pandas', 'pyarrow', 'sklearn') "
+            "if m in sys.modules]\nprint('HEAVY', heavy)")
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY []" in r.stdout, r.stdout + r.stderr
