@@ -9,6 +9,8 @@ import typer
 
 from kiln.cli import status
 
+_TARGET_HELP = "A notebook (.ipynb), module.py[:pipeline] or spec.json."
+
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
@@ -17,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    target: str = typer.Argument(..., help="A notebook (.ipynb), module.py[:pipeline] or spec.json."),
+    target: str = typer.Argument(..., help=_TARGET_HELP),
     param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE, repeatable."),
     parallelism: int = typer.Option(0, "--parallelism", min=0,
                                     help="Steps at once (default: CPU count)."),
@@ -63,8 +65,9 @@ def _summary(console: object, result: object) -> None:
 
 
 def compile_(
-    target: str = typer.Argument(..., help="A notebook (.ipynb), module.py[:pipeline] or spec.json."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the spec here (default: stdout)."),
+    target: str = typer.Argument(..., help=_TARGET_HELP),
+    output: Path = typer.Option(None, "--output", "-o",
+                                help="Write the spec here (default: stdout)."),
 ) -> None:
     """Compile a notebook or module to a PipelineSpec (JSON)."""
     from kiln.engine.api import compile as compile_spec

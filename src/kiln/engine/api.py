@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kiln.engine.result import Run
 from kiln.engine.targets import load_spec

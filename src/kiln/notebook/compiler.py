@@ -182,8 +182,9 @@ def _merge_tags(step: _Step, tags: CellTags, steps: dict[str, _Step], where: str
             raise NotebookError(f"step '{step.name}' cannot follow itself (prev:{p})",
                                 where=where)
         if p not in steps:
+            above = ", ".join(s for s in steps if s != step.name) or "none"
             raise NotebookError(f"prev:{p} names no step defined above this cell", where=where,
-                                hint=f"steps so far: {', '.join(s for s in steps if s != step.name) or 'none'}")
+                                hint=f"steps so far: {above}")
         if p not in step.prev:
             step.prev.append(p)
     t = step.tags
@@ -333,7 +334,7 @@ def _resolve(name: str, line: int, code: _Code, step: str, candidates: set[str],
         raise NotebookError(
             f"step '{step}' reads '{name}', which both '{a}' and '{b}' define, and neither runs "
             "after the other", where=code.where(line),
-            hint=f"order them with prev:, or rename the variable in one of them")
+            hint="order them with prev:, or rename the variable in one of them")
     if name in params:
         return InputSpec(name=name, param=name)
     elsewhere = sorted(o for o in defs if name in defs[o] and o != step)
