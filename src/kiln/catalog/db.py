@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiln.errors import CatalogError
@@ -77,9 +77,7 @@ class Catalog:
         with self._read_engine.connect() as c:
             try:
                 return c.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            except OperationalError:
-                return None
-            except Exception:  # PostgreSQL: undefined table
+            except DBAPIError:  # no alembic_version table yet (SQLite and PostgreSQL alike)
                 return None
 
     def _migrate(self) -> None:

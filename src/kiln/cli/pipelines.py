@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from kiln.cli import status
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kiln.engine.result import Run
 
 _TARGET_HELP = "A notebook (.ipynb), module.py[:pipeline] or spec.json."
 
@@ -49,12 +55,7 @@ def run(
         raise typer.Exit(status.RUN_FAILED)
 
 
-def _summary(console: object, result: object) -> None:
-    from rich.console import Console
-
-    from kiln.engine.result import Run
-
-    assert isinstance(console, Console) and isinstance(result, Run)
+def _summary(console: Console, result: Run) -> None:
     style = "green" if result.status == "succeeded" else "red"
     console.print(f"run [bold]{result.id}[/] [{style}]{result.status}[/]")
     if result.metrics:

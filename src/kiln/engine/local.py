@@ -129,7 +129,7 @@ class _Scheduler:
                 if self.options.cache and step.cache and self._reuse(step, key, inputs):
                     progressed = True
                     continue
-                self._launch(step, key, inputs, attempt=1)
+                self._launch(step, key, inputs, step_values, attempt=1)
 
     def _step_values(self, step: StepSpec) -> dict[str, Any]:
         """Parameter and literal values the step reads, by the name it reads them as."""
@@ -159,7 +159,7 @@ class _Scheduler:
         return True
 
     def _launch(self, step: StepSpec, key: str, inputs: dict[str, ArtifactRef],
-                attempt: int) -> None:
+                values: dict[str, Any], attempt: int) -> None:
         tdir = self.run_dir / step.name
         tdir.mkdir(parents=True, exist_ok=True)
         result = tdir / "result.json"
@@ -174,7 +174,7 @@ class _Scheduler:
             "function": step.function.__dict__ if step.function else None,
             "outputs": list(step.outputs),
             "inputs": {k: r.to_dict() for k, r in inputs.items()},
-            "constants": self._step_values(step),
+            "constants": values,
             "params": self.values if step.kind == "cells" else {},
             "workdir": self.spec.workdir,
             "store_root": str(self.e.store.root),
@@ -239,7 +239,7 @@ class _Scheduler:
             error = _exit_reason(r.process.exitcode)
         if r.attempt <= r.step.retries:
             self.e.observer.state(r.step.name, "retrying", f"after: {error}")
-            self._launch(r.step, r.key, r.inputs, attempt=r.attempt + 1)
+            self._launch(r.step, r.key, r.inputs, r.task["constants"], attempt=r.attempt + 1)
             return
         self.state[r.step.name] = "failed"
         self.errors.append(f"step '{r.step.name}' failed: {error}")

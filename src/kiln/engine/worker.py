@@ -89,11 +89,10 @@ def _load_module(fn: dict[str, Any]) -> types.ModuleType:
     return mod
 
 
-def _call_function(task: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    fn_ref = task["function"]
-    mod = _load_module(fn_ref)
+def _call_function(task: dict[str, Any], mod: types.ModuleType,
+                   values: dict[str, Any]) -> dict[str, Any]:
     obj: Any = mod
-    for part in fn_ref["qualname"].split("."):
+    for part in task["function"]["qualname"].split("."):
         obj = getattr(obj, part)
     fn = getattr(obj, "fn", obj)  # a StepFunction wraps the user's function
     result = fn(**values)
@@ -165,13 +164,14 @@ def run_task(task: dict[str, Any]) -> None:
     context.set_current(ctx)
     store = FolderStore(task["store_root"])
     try:
+        mod = None
         if task["kind"] == "function":
-            _load_module(task["function"])  # before inputs: their classes may live there
+            mod = _load_module(task["function"])  # before inputs: their classes may live there
         values: dict[str, Any] = dict(task["constants"])
         for name, ref in task["inputs"].items():
             values[name] = default_registry.load(ArtifactRef.from_dict(ref), store)
-        if task["kind"] == "function":
-            outputs = _call_function(task, values)
+        if mod is not None:
+            outputs = _call_function(task, mod, values)
         elif task["kind"] == "metrics":
             _log_metrics(values)
             outputs = {}

@@ -366,16 +366,15 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
     prelude_code = _join(prelude) if prelude else None
     prelude_defs = defined_names(prelude_code.tree) if prelude_code else set()
     ancestors = _ancestors(sections.steps)
-    if prelude_code:
-        everywhere = set().union(*defs.values()) | set(pmap)
-        for name, line in free_names(prelude_code.tree, set()):
-            if name not in everywhere and not is_builtin(name):
-                raise NotebookError(f"name '{name}' is used but defined nowhere",
-                                    where=prelude_code.where(line),
-                                    hint="import it in the imports cell or define it")
-    prelude_params = sorted(
-        {n for n, _ in free_names(prelude_code.tree, set()) if n in pmap}
-    ) if prelude_code else []
+    prelude_free = free_names(prelude_code.tree, set()) if prelude_code else []
+    everywhere = set().union(*defs.values()) | set(pmap)
+    for name, line in prelude_free:
+        if name not in everywhere and not is_builtin(name):
+            assert prelude_code is not None
+            raise NotebookError(f"name '{name}' is used but defined nowhere",
+                                where=prelude_code.where(line),
+                                hint="import it in the imports cell or define it")
+    prelude_params = sorted({n for n, _ in prelude_free if n in pmap})
     specs: dict[str, StepSpec] = {}
     # Resolve in dependency order: a step that receives a value may change it in place
     # (`df['x'] = ...`), so like Kale we let it pass the value on: for its descendants it

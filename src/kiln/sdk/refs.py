@@ -55,10 +55,9 @@ class ParamRef(_Placeholder):
 
 
 class OutputRef(_Placeholder):
-    def __init__(self, step: str, output: str, *, siblings: int = 1) -> None:
+    def __init__(self, step: str, output: str) -> None:
         self.step = step
         self.output = output
-        self._siblings = siblings
 
     def __repr__(self) -> str:
         return f"<output {self.output} of step {self.step}>"

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 from kiln.errors import PipelineDefinitionError
 from kiln.hashing import hash_text
 from kiln.marshal.builtin import _plain_json
+from kiln.sdk.decorators import _where
 from kiln.sdk.refs import OutputRef, ParamRef
 from kiln.spec.model import FunctionRef, InputSpec, ParamSpec, PipelineSpec, StepSpec
+from kiln.spec.params import PY_TYPES
 from kiln.spec.validate import validate
 
 if TYPE_CHECKING:
@@ -24,8 +26,6 @@ if TYPE_CHECKING:
 
 _tracer: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar("kiln_tracer",
                                                                           default=None)
-_PARAM_TYPES = {int: "int", float: "float", str: "str", bool: "bool", list: "list",
-                dict: "dict"}
 
 
 def current_tracer() -> _Tracer | None:
@@ -62,7 +62,7 @@ class _Tracer:
             name=name, kind="function", inputs=inputs, outputs=list(sf.outputs),
             function=_function_ref(sf), retries=sf.retries, timeout=sf.timeout,
             resources=dict(sf.resources), cache=sf.cache))
-        refs = tuple(OutputRef(name, o, siblings=len(sf.outputs)) for o in sf.outputs)
+        refs = tuple(OutputRef(name, o) for o in sf.outputs)
         if len(refs) == 1:
             return refs[0]
         return refs if refs else None
@@ -120,7 +120,7 @@ def _module_code_hash(file: str, mtime: float) -> str:
 
 def _function_ref(sf: StepFunction) -> FunctionRef:
     fn = sf.fn
-    where = _where_def(fn)
+    where = _where(fn)
     if "<locals>" in fn.__qualname__ or "<lambda>" in fn.__qualname__:
         raise PipelineDefinitionError(
             f"step '{sf.name}' is defined inside another function or is a lambda", where=where,
@@ -140,11 +140,6 @@ def _function_ref(sf: StepFunction) -> FunctionRef:
                        source_hash=hash_text(source + "\0" + module_hash))
 
 
-def _where_def(fn: Any) -> str:
-    code = getattr(fn, "__code__", None)
-    return f"{code.co_filename}, line {code.co_firstlineno}" if code else repr(fn)
-
-
 def _param_specs(p: Pipeline) -> list[ParamSpec]:
     out = []
     try:
@@ -152,7 +147,7 @@ def _param_specs(p: Pipeline) -> list[ParamSpec]:
     except Exception:
         hints = {}
     for name, prm in inspect.signature(p.fn).parameters.items():
-        where = _where_def(p.fn)
+        where = _where(p.fn)
         if prm.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             raise PipelineDefinitionError(f"pipeline '{p.name}' takes *{name}", where=where,
                                           hint="pipeline parameters must be named")
@@ -161,9 +156,9 @@ def _param_specs(p: Pipeline) -> list[ParamSpec]:
                 f"pipeline parameter '{name}' has no default", where=where,
                 hint=f"give it one, e.g. `{name}: int = 10`")
         ann = hints.get(name)
-        ptype = _PARAM_TYPES.get(typing.get_origin(ann) or ann) if ann is not None else None
+        ptype = PY_TYPES.get(typing.get_origin(ann) or ann) if ann is not None else None
         if ptype is None:
-            ptype = _PARAM_TYPES.get(type(prm.default))
+            ptype = PY_TYPES.get(type(prm.default))
         if ptype is None or not _plain_json(prm.default):
             raise PipelineDefinitionError(
                 f"pipeline parameter '{name}' must be an int, float, str, bool, list or dict "
@@ -190,5 +185,5 @@ def trace(p: Pipeline) -> PipelineSpec:
         description=p.description, workdir=os.getcwd(),
         source={"kind": "module", "path": os.path.abspath(file) if file else "",
                 "function": p.fn.__qualname__})
-    validate(spec, origin=_where_def(p.fn))
+    validate(spec, origin=_where(p.fn))
     return spec

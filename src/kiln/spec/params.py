@@ -8,13 +8,13 @@ from typing import Any
 from kiln.errors import ParameterError
 from kiln.spec.model import PipelineSpec
 
-_PY_TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str",
+PY_TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "str",
                               list: "list", dict: "dict", tuple: "list"}
 
 
 def type_of(value: Any) -> str | None:
     """The parameter type name of a Python value, or None if it is not a parameter type."""
-    return _PY_TYPES.get(type(value))
+    return PY_TYPES.get(type(value))
 
 
 def coerce(name: str, ptype: str, value: Any) -> Any:
