@@ -7,7 +7,9 @@
     │   ├── SpecError              a PipelineSpec is invalid (JSON field path in `where`)
     │   ├── ParameterError         an unknown parameter or a value of the wrong type
     │   ├── TargetError            a run target that is neither notebook, module nor spec
-    │   └── NotFoundError          a run, step, task or artifact that does not exist
+    │   ├── NotFoundError          a run, step, task, artifact or service that does not exist
+    │   ├── ModelError             a model that cannot be found, recognised or loaded for serving
+    │   └── RequestError           an inference request that breaks the protocol (HTTP `status`)
     ├── CodecError                 a value no codec can write, or data a codec cannot read
     ├── StoreError                 the artifact store is missing an object or is damaged
     └── CatalogError               the catalog database cannot be opened or migrated
@@ -22,10 +24,12 @@ __all__ = [
     "CatalogError",
     "CodecError",
     "KilnError",
+    "ModelError",
     "NotFoundError",
     "NotebookError",
     "ParameterError",
     "PipelineDefinitionError",
+    "RequestError",
     "SpecError",
     "StoreError",
     "TargetError",
@@ -82,6 +86,21 @@ class TargetError(UserError):
 
 class NotFoundError(UserError):
     reference = "not-found"
+
+
+class ModelError(UserError):
+    reference = "model-invalid"
+
+
+class RequestError(UserError):
+    """A client's inference request is wrong; `status` is the HTTP status to answer with."""
+
+    reference = "request-invalid"
+
+    def __init__(self, message: str, *, status: int = 400, where: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, where=where, hint=hint)
+        self.status = status
 
 
 class CodecError(KilnError):

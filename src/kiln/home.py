@@ -39,6 +39,11 @@ class Home:
     def task_dir(self, run_id: str, step: str) -> Path:
         return self.runs_dir / run_id / step
 
+    @property
+    def services_dir(self) -> Path:
+        """Logs of the long-running processes kilnflow manages (model servers)."""
+        return self.root / "services"
+
     def ensure(self) -> Home:
         for d in (self.root, self.store_dir, self.runs_dir):
             d.mkdir(parents=True, exist_ok=True)

@@ -72,6 +72,26 @@ class RunInfo:
             return (self.finished_at - self.created_at).total_seconds()
         return None
 
+    def task(self, step: str) -> TaskInfo:
+        for t in self.tasks:
+            if t.step == step:
+                return t
+        raise NotFoundError(f"run {self.id} has no step '{step}'",
+                            hint=f"steps: {', '.join(t.step for t in self.tasks)}")
+
+    def output(self, step: str, name: str | None = None) -> ArtifactRef:
+        """The stored output `name` of `step` (the only one when `name` is None)."""
+        task = self.task(step)
+        if name is None:
+            if len(task.outputs) != 1:
+                raise NotFoundError(f"step '{step}' has {len(task.outputs)} outputs; name one",
+                                    hint=f"outputs: {', '.join(task.outputs) or 'none'}")
+            name = next(iter(task.outputs))
+        if name not in task.outputs:
+            raise NotFoundError(f"step '{step}' of run {self.id} has no output '{name}'",
+                                hint=f"outputs: {', '.join(task.outputs) or 'none'}")
+        return task.outputs[name]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -247,6 +267,11 @@ def get_run(cat: Catalog, ref: str, *, with_events: bool = True) -> RunInfo:
                 ti.inputs = _events(s, t.id, "input")
             info.tasks.append(ti)
     return info
+
+
+def find_output(cat: Catalog, run: str, step: str, name: str | None = None) -> ArtifactRef:
+    """An output of a recorded run's step: run id, prefix or 'latest'."""
+    return get_run(cat, run).output(step, name)
 
 
 def _run_info(run: Run, experiment: str | None) -> RunInfo:

@@ -121,3 +121,19 @@ class Metric(Base):
     step: Mapped[int | None] = mapped_column(Integer)  # position in a series, if any
     created_at: Mapped[datetime] = mapped_column(DateTime)
     __table_args__ = (Index("ix_metrics_run", "run_id", "name"),)
+
+
+class Service(Base):
+    """A long-running process kilnflow manages (a model server), found again by name."""
+
+    __tablename__ = "services"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # model-server
+    status: Mapped[str] = mapped_column(String(16))  # starting, running, stopped, failed
+    config_json: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(200))
+    port: Mapped[int | None] = mapped_column(Integer)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    log_path: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

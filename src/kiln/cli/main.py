@@ -33,10 +33,11 @@ def _root(
 
 
 def _register() -> None:
-    from kiln.cli import pipelines, runs
+    from kiln.cli import pipelines, runs, serve
 
     pipelines.register(app)
     runs.register(app)
+    serve.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -160,18 +160,10 @@ def artifacts_get(
 ) -> None:
     """Copy a step output's stored file (e.g. .parquet, .npy, .joblib) to a path."""
     from kiln.catalog.runs import get_run
-    from kiln.errors import NotFoundError, UserError
+    from kiln.errors import UserError
 
     rt = _runtime()
-    info = get_run(rt.catalog, run)
-    task = next((t for t in info.tasks if t.step == step), None)
-    if task is None:
-        raise NotFoundError(f"run {info.id} has no step '{step}'",
-                            hint=f"steps: {', '.join(t.step for t in info.tasks)}")
-    ref = task.outputs.get(name)
-    if ref is None:
-        raise NotFoundError(f"step '{step}' of run {info.id} has no output '{name}'",
-                            hint=f"outputs: {', '.join(task.outputs) or 'none'}")
+    ref = get_run(rt.catalog, run).output(step, name)
     if output.is_dir():
         raise UserError(f"{output} is a folder", hint="give a file path, e.g. -o model.joblib")
     tmp = output.with_name(output.name + ".tmp")

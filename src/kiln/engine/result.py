@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from kiln.errors import KilnError, NotFoundError
+from kiln.errors import KilnError
 from kiln.marshal.registry import default_registry
 
 if TYPE_CHECKING:  # the catalog (SQLAlchemy) loads only when a run is read
-    from kiln.catalog.runs import RunInfo, TaskInfo
+    from kiln.catalog.runs import RunInfo
     from kiln.runtime import Runtime
 
 
@@ -24,10 +24,10 @@ class StepOutputs(Mapping[str, Any]):
         return self._run.output(self._step, name)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._run._task(self._step).outputs)
+        return iter(self._run.info.task(self._step).outputs)
 
     def __len__(self) -> int:
-        return len(self._run._task(self._step).outputs)
+        return len(self._run.info.task(self._step).outputs)
 
 
 class Run:
@@ -70,27 +70,11 @@ class Run:
     def outputs(self) -> Mapping[str, StepOutputs]:
         return {t.step: StepOutputs(self, t.step) for t in self._info.tasks}
 
-    def _task(self, step: str) -> TaskInfo:
-        for t in self._info.tasks:
-            if t.step == step:
-                return t
-        raise NotFoundError(f"run {self.id} has no step '{step}'",
-                            hint=f"steps: {', '.join(t.step for t in self._info.tasks)}")
-
     def output(self, step: str, name: str | None = None) -> Any:
-        task = self._task(step)
-        if name is None:
-            if len(task.outputs) != 1:
-                raise NotFoundError(f"step '{step}' has {len(task.outputs)} outputs; name one",
-                                    hint=f"outputs: {', '.join(task.outputs) or 'none'}")
-            name = next(iter(task.outputs))
-        if name not in task.outputs:
-            raise NotFoundError(f"step '{step}' of run {self.id} has no output '{name}'",
-                                hint=f"outputs: {', '.join(task.outputs) or 'none'}")
-        return default_registry.load(task.outputs[name], self._rt.store)
+        return default_registry.load(self._info.output(step, name), self._rt.store)
 
     def logs(self, step: str) -> str:
-        path = self._task(step).log_path
+        path = self._info.task(step).log_path
         if not path:
             return ""
         try:

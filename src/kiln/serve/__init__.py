@@ -1,0 +1,1 @@
+"""Model serving: Open Inference Protocol V2 and V1 servers, managed services, KServe export."""

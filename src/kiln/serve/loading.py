@@ -1,0 +1,165 @@
+"""Model sources: a run artifact (`RUN/STEP/NAME`), a file or folder, or `file.py:Class`.
+
+Formats are recognised from the artifact's codec or the file's suffix; a folder holds one
+model file named as KServe's runtimes expect (model.joblib, model.bst, model.pt, ...).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiln.errors import KilnError, ModelError, NotFoundError
+from kiln.marshal.registry import ArtifactRef
+from kiln.serve.predictors import Predictor, predictor_for
+
+_PICKLE = (".joblib", ".pkl", ".pickle")
+_XGB = (".ubj", ".bst", ".xgb", ".json")
+_LGB = (".txt", ".lgb")
+_TORCH = (".pt", ".pth")
+MODEL_SUFFIXES = _PICKLE + _XGB + _LGB + _TORCH
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from, as the user wrote it, and what it resolved to."""
+
+    text: str
+    kind: str  # artifact, file, class
+    path: Path | None = None
+    artifact: ArtifactRef | None = None  # for run artifacts: digest and codec
+
+
+def default_name(text: str) -> str:
+    """A model name from a MODEL argument: the class, the output's name, or the file's stem."""
+    if ".py:" in text:
+        stem = text.rsplit(":", 1)[1].rsplit(".", 1)[-1]
+    else:
+        stem = Path(text.rstrip("/")).name.split(".")[0]
+    name = re.sub(r"[^a-z0-9-]+", "-", stem.lower()).strip("-")
+    return name if name[:1].isalpha() else f"model-{name}".rstrip("-")
+
+
+def resolve(text: str) -> ModelSource:
+    """Decide what a MODEL argument names, without loading it."""
+    if ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
+        file = Path(text.rsplit(":", 1)[0])
+        if not file.is_file():
+            raise ModelError(f"no such file: {file}", where=text)
+        return ModelSource(text, "class", file.resolve())
+    path = Path(text).expanduser()
+    if path.exists():
+        return ModelSource(text, "file", path.resolve())
+    parts = text.split("/")
+    if len(parts) == 3 and all(parts) and not text.startswith((".", "/", "~")):
+        return _artifact(text, *parts)
+    raise ModelError(
+        f"'{text}' is neither a file, a folder, RUN/STEP/NAME nor file.py:Class",
+        hint="e.g. `kiln serve latest/train/model`, `kiln serve model.joblib` or "
+             "`kiln serve predictor.py:Model`")
+
+
+def _artifact(text: str, run: str, step: str, name: str) -> ModelSource:
+    from kiln.catalog.runs import find_output
+    from kiln.runtime import Runtime
+
+    rt = Runtime.open()
+    ref = find_output(rt.catalog, run, step, name)
+    return ModelSource(text, "artifact", rt.store.local_path(ref.digest), ref)
+
+
+def load(source: ModelSource | str) -> Predictor:
+    """Load a model and wrap it in its predictor; any failure is a ModelError with the reason."""
+    src = resolve(source) if isinstance(source, str) else source
+    try:
+        obj = _load_object(src)
+        return predictor_for(obj)
+    except KilnError:
+        raise
+    except Exception as e:
+        raise ModelError(f"cannot load model {src.text}: {type(e).__name__}: {e}",
+                         where=str(src.path or src.text)) from None
+
+
+def _load_object(src: ModelSource) -> Any:
+    assert src.path is not None
+    if src.kind == "artifact":
+        from kiln.marshal.registry import default_registry
+        from kiln.runtime import Runtime
+
+        assert src.artifact is not None
+        return default_registry.load(src.artifact, Runtime.open().store)
+    if src.kind == "class":
+        return _load_class(src.path, src.text.rsplit(":", 1)[1])
+    path = src.path
+    if path.is_dir():
+        path = find_model_file(path)
+    return load_file(path)
+
+
+def find_model_file(folder: Path) -> Path:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in MODEL_SUFFIXES)
+    if len(files) == 1:
+        return files[0]
+    named = [p for p in files if p.stem == "model"]
+    if len(named) == 1:
+        return named[0]
+    if not files:
+        raise ModelError(f"{folder} holds no model file",
+                         hint=f"put one file ending in {', '.join(MODEL_SUFFIXES)} there")
+    raise ModelError(f"{folder} holds several model files: {', '.join(p.name for p in files)}",
+                     hint="name the file to serve, or keep one called model.*")
+
+
+def load_file(path: Path) -> Any:
+    suffix = path.suffix.lower()
+    if suffix in _PICKLE:
+        import joblib
+
+        return joblib.load(path)  # joblib reads plain pickles too
+    if suffix in _TORCH:
+        import torch
+
+        try:
+            return torch.jit.load(str(path))
+        except RuntimeError:  # not TorchScript: a pickled module whose class is importable
+            return torch.load(path, weights_only=False)
+    if suffix in _XGB + _LGB:
+        head = path.read_bytes()[:16]
+        if head.startswith(b"tree") or suffix in _LGB:
+            import lightgbm as lgb
+
+            return lgb.Booster(model_file=str(path))
+        import xgboost as xgb
+
+        booster = xgb.Booster()
+        data = path.read_bytes()
+        if data.startswith(b"KILNXGBB"):  # our own codec's file
+            booster.load_model(bytearray(data[8:]))
+        else:
+            booster.load_model(str(path))
+        return booster
+    raise ModelError(f"cannot tell the model format of {path.name}",
+                     hint=f"supported files end in {', '.join(MODEL_SUFFIXES)}, or give "
+                          "file.py:Class for a custom predictor")
+
+
+def _load_class(file: Path, qualname: str) -> Any:
+    name = f"kiln_predictor_{abs(hash(file.as_posix()))}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ModelError(f"cannot import {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    obj: Any = module
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise NotFoundError(f"{file.name} has no '{qualname}'",
+                                hint="give file.py:ClassName of a class with predict()")
+    return obj() if isinstance(obj, type) else obj

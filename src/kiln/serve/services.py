@@ -1,0 +1,334 @@
+"""Managed model servers: started detached, recorded in the catalog, found again by name.
+
+The catalog row holds the server's whole configuration; the server process reads it at start
+and again on SIGHUP, so `update`, `promote` and `rollback` are: change the row, signal, wait
+until the new version answers ready (and undo the change if it never does).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from kiln.catalog.runs import now
+from kiln.catalog.schema import Service
+from kiln.errors import ModelError, NotFoundError, UserError
+from kiln.serve.config import ModelConfig, ServeConfig
+
+NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS-1035 label, as KServe wants
+START_TIMEOUT = 120.0
+
+
+def check_name(name: str, what: str = "service name") -> str:
+    if not NAME_RE.match(name):
+        raise UserError(f"'{name}' is not a valid {what}",
+                        hint="use lowercase letters, digits and '-', starting with a letter "
+                             "(at most 63 characters)")
+    return name
+
+
+@dataclass
+class ServiceInfo:
+    name: str
+    status: str
+    host: str
+    port: int | None
+    pid: int | None
+    log_path: str
+    created_at: datetime
+    config: ServeConfig
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}" if self.port else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "url": self.url, "pid": self.pid,
+                "created_at": self.created_at.isoformat() + "Z", "log": self.log_path,
+                "workers": self.config.workers,
+                "models": [{"name": m.name, "model": _describe(m.source),
+                            "version": m.version, "canary": _describe(m.canary),
+                            "canary_version": m.canary_version,
+                            "canary_percent": m.canary_percent}
+                           for m in self.config.models]}
+
+
+def _describe(source: Any) -> str | None:
+    return None if source is None else str(source)
+
+
+def _runtime() -> Any:
+    from kiln.runtime import Runtime
+
+    return Runtime.open()
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a reused pid belongs to some other program
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"kiln.serve.server" in cmdline
+    except OSError:
+        return True
+
+
+def _info(row: Service) -> ServiceInfo:
+    status = row.status
+    if status in ("running", "starting") and not _alive(row.pid) and row.pid is not None:
+        status = "exited"
+    return ServiceInfo(row.name, status, row.host, row.port, row.pid, row.log_path,
+                       row.created_at, ServeConfig.from_json(row.config_json))
+
+
+def list_services() -> list[ServiceInfo]:
+    with _runtime().catalog.read() as s:
+        return [_info(r) for r in s.scalars(select(Service).order_by(Service.created_at))]
+
+
+def get(name: str) -> ServiceInfo:
+    with _runtime().catalog.read() as s:
+        row = s.get(Service, name)
+        if row is None:
+            names = list(s.scalars(select(Service.name)))
+            close = difflib.get_close_matches(name, names, n=3)
+            raise NotFoundError(f"no service named '{name}'",
+                                hint=f"did you mean {', '.join(close)}?" if close
+                                else "list services with `kiln serve ls`")
+        return _info(row)
+
+
+def load_config(name: str) -> ServeConfig:
+    return get(name).config
+
+
+def _set(name: str, **values: Any) -> None:
+    with _runtime().catalog.write() as s:
+        row = s.get(Service, name)
+        if row is None:
+            raise NotFoundError(f"no service named '{name}'")
+        for k, v in values.items():
+            setattr(row, k, v)
+        row.updated_at = now()
+
+
+def mark_running(name: str, *, pid: int, port: int) -> None:
+    _set(name, status="running", pid=pid, port=port)
+
+
+def mark_stopped(name: str) -> None:
+    _set(name, status="stopped")
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+def start(config: ServeConfig, name: str, *, timeout: float = START_TIMEOUT) -> ServiceInfo:
+    """Start a detached server for `config`, record it, and wait until it answers."""
+    check_name(name)
+    for m in config.models:
+        if not isinstance(m.source, str):
+            raise UserError("a detached service serves models by reference",
+                            hint="save the model (a run artifact or file) and serve that")
+    rt = _runtime()
+    log = rt.home.services_dir / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    config.service = name
+    with rt.catalog.write() as s:
+        row = s.get(Service, name)
+        if row is not None:
+            if _info(row).status in ("running", "starting"):
+                raise UserError(f"service '{name}' is already running at "
+                                f"{_info(row).url}",
+                                hint=f"stop it with `kiln serve stop {name}` or pick --name")
+            s.delete(row)
+            s.flush()
+        s.add(Service(name=name, kind="model-server", status="starting",
+                      config_json=config.to_json(), host=config.host, port=None, pid=None,
+                      log_path=str(log), created_at=now(), updated_at=now()))
+    env = dict(os.environ, KILN_HOME=str(rt.home.root), PYTHONUNBUFFERED="1")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "kiln.serve.server", "--service", name],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _set(name, status="failed", pid=proc.pid)
+            raise UserError(f"service '{name}' exited at start (code {proc.returncode})",
+                            hint=f"its log: {log}\n{_tail(log)}")
+        info = get(name)
+        if info.port and _http(info.url + "/v2/health/live")[0] == 200:
+            return info
+        time.sleep(0.1)
+    raise UserError(f"service '{name}' did not answer within {timeout:.0f} s",
+                    hint=f"see its log: {log}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def stop(name: str, *, timeout: float = 15.0) -> ServiceInfo:
+    info = get(name)
+    if info.pid and _alive(info.pid):
+        try:
+            os.killpg(info.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while _alive(info.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(info.pid):
+            os.killpg(info.pid, signal.SIGKILL)
+    _set(name, status="stopped")
+    return get(name)
+
+
+def _model(config: ServeConfig, model: str | None) -> ModelConfig:
+    if model is None:
+        if len(config.models) != 1:
+            raise UserError("this service serves several models; say which with --model",
+                            hint=", ".join(m.name for m in config.models))
+        return config.models[0]
+    mc = config.model(model)
+    if mc is None:
+        raise NotFoundError(f"the service has no model '{model}'",
+                            hint=", ".join(m.name for m in config.models))
+    return mc
+
+
+def update(name: str, source: str, *, canary: int | None = None, model: str | None = None,
+           timeout: float = START_TIMEOUT) -> ServiceInfo:
+    """Serve `source` as the model's next version: all traffic, or `canary` percent of it."""
+    from kiln.serve.loading import resolve
+
+    resolve(source)  # fail here, not in the server, on a bad reference
+    if canary is not None and not 0 < canary < 100:
+        raise UserError(f"--canary {canary} is not between 1 and 99",
+                        hint="omit --canary to replace the model outright")
+    info = _running(name)
+    old = info.config
+    new = ServeConfig.from_json(old.to_json())
+    mc = _model(new, model)
+    nxt = max(mc.version, mc.canary_version or 0) + 1
+    if canary is None:
+        mc.source, mc.version, mc.canary, mc.canary_version, mc.canary_percent = \
+            source, nxt, None, None, 0
+    else:
+        mc.canary, mc.canary_version, mc.canary_percent = source, nxt, canary
+    return _apply(info, old, new, mc.name, str(nxt), timeout)
+
+
+def promote(name: str, *, model: str | None = None) -> ServiceInfo:
+    """The canary takes all traffic and becomes the model."""
+    info = _running(name)
+    new = ServeConfig.from_json(info.config.to_json())
+    mc = _model(new, model)
+    if mc.canary is None or mc.canary_version is None:
+        raise UserError(f"model '{mc.name}' has no canary to promote")
+    mc.source, mc.version = mc.canary, mc.canary_version
+    mc.canary, mc.canary_version, mc.canary_percent = None, None, 0
+    return _apply(info, info.config, new, mc.name, str(mc.version), START_TIMEOUT)
+
+
+def rollback(name: str, *, model: str | None = None) -> ServiceInfo:
+    """Drop the canary; the stable version takes all traffic again."""
+    info = _running(name)
+    new = ServeConfig.from_json(info.config.to_json())
+    mc = _model(new, model)
+    if mc.canary is None:
+        raise UserError(f"model '{mc.name}' has no canary to roll back")
+    mc.canary, mc.canary_version, mc.canary_percent = None, None, 0
+    return _apply(info, info.config, new, mc.name, str(mc.version), START_TIMEOUT)
+
+
+def _running(name: str) -> ServiceInfo:
+    info = get(name)
+    if info.status != "running":
+        raise UserError(f"service '{name}' is {info.status}",
+                        hint=f"start it again with `kiln serve ... --detach --name {name}`")
+    return info
+
+
+def _apply(info: ServiceInfo, old: ServeConfig, new: ServeConfig, model: str, version: str,
+           timeout: float) -> ServiceInfo:
+    _set(info.name, config_json=new.to_json())
+    assert info.pid is not None
+    os.killpg(info.pid, signal.SIGHUP)
+    url = f"{info.url}/v2/models/{model}/versions/{version}/ready"
+    deadline = time.monotonic() + timeout
+    status, doc = 0, {}
+    while time.monotonic() < deadline:
+        status, doc = _http(url)
+        if status == 200 and _serves(info, new, model):
+            return get(info.name)
+        if status == 503 and doc.get("error") not in (None, "loading"):
+            break  # the new version failed to load
+        time.sleep(0.1)
+    _set(info.name, config_json=old.to_json())  # undo: keep serving what worked
+    os.killpg(info.pid, signal.SIGHUP)
+    raise ModelError(f"version {version} of '{model}' did not become ready: "
+                     f"{doc.get('error', 'timed out')}", hint="the service keeps its old model")
+
+
+def _serves(info: ServiceInfo, config: ServeConfig, model: str) -> bool:
+    """Every worker has taken the new traffic split (the model lists exactly its versions)."""
+    want = sorted(config.model(model).sources()) if config.model(model) else []  # type: ignore[union-attr]
+    for _ in range(max(1, config.workers) * 4):  # connections land on different workers
+        status, doc = _http(f"{info.url}/v2/models/{model}")
+        if status != 200 or doc.get("versions") != want:
+            return False
+    return True
+
+
+def _http(url: str, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - our own URL
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        try:
+            return e.code, json.loads(e.read() or b"{}")
+        except ValueError:
+            return e.code, {}
+    except (OSError, ValueError):
+        return 0, {}
+
+
+def request_count(info: ServiceInfo) -> int | None:
+    """Requests served so far, from the server's Prometheus metrics."""
+    if info.status != "running":
+        return None
+    try:
+        with urllib.request.urlopen(info.url + "/metrics", timeout=1.0) as r:  # noqa: S310
+            text = r.read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("kiln_inference_requests_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
