@@ -10,6 +10,7 @@
         train(load(n))
 
     run = kiln.run(demo, params={"n": 20})
+    service = kiln.serve(run.output("train"))   # Open Inference Protocol V2 on loopback
 """
 
 from __future__ import annotations
@@ -20,28 +21,34 @@ from kiln.engine.result import Run
 from kiln.errors import (
     CodecError,
     KilnError,
+    ModelError,
     NotebookError,
     NotFoundError,
     ParameterError,
     PipelineDefinitionError,
+    RequestError,
     SpecError,
     UserError,
 )
 from kiln.marshal import Codec, register_codec
 from kiln.sdk import Pipeline, StepFunction, log_metric, pipeline, step
+from kiln.serving.api import Service, serve
 from kiln.spec import PipelineSpec
 
 __all__ = [
     "Codec",
     "CodecError",
     "KilnError",
+    "ModelError",
     "NotFoundError",
     "NotebookError",
     "ParameterError",
     "Pipeline",
     "PipelineDefinitionError",
     "PipelineSpec",
+    "RequestError",
     "Run",
+    "Service",
     "SpecError",
     "StepFunction",
     "UserError",
@@ -53,5 +60,6 @@ __all__ = [
     "pipeline",
     "register_codec",
     "run",
+    "serve",
     "step",
 ]

@@ -39,9 +39,9 @@ _MODEL_HELP = ("RUN/STEP/NAME (a run's output, e.g. latest/train/model), a model
 
 def _model_configs(models: list[str], name: str | None) -> list[Any]:
     from kiln.errors import UserError
-    from kiln.serve.config import ModelConfig
-    from kiln.serve.loading import default_name, resolve
-    from kiln.serve.services import check_name
+    from kiln.serving.config import ModelConfig
+    from kiln.serving.loading import default_name, resolve
+    from kiln.serving.services import check_name
 
     if name and len(models) > 1:
         raise UserError("--name names a single model", hint="write NAME=MODEL for each model")
@@ -80,19 +80,19 @@ def serve(
                                 help="Run as a managed service in the background."),
 ) -> None:
     """Serve MODEL(s) (the default: `kiln serve MODEL`), in the foreground or --detach."""
-    from kiln.serve.config import ServeConfig
+    from kiln.serving.config import ServeConfig
 
     config = ServeConfig(_model_configs(models, name), host=host, port=port, workers=workers,
                          max_batch_size=max_batch_size, max_wait_ms=max_wait_ms,
                          max_body=max_body)
     if detach:
-        from kiln.serve import services
+        from kiln.serving import services
 
         svc_name = name or config.models[0].name
         info = services.start(config, svc_name)
         _print_service(info, started=True)
         return
-    from kiln.serve.server import serve as run_server
+    from kiln.serving.server import serve as run_server
 
     def announce(sock: Any) -> None:
         bound_port = sock.getsockname()[1]
@@ -106,7 +106,7 @@ def serve(
 
 
 def _print_service(info: Any, *, started: bool = False) -> None:
-    from kiln.serve.services import _http
+    from kiln.serving.services import _http
 
     status, doc = _http(info.url + "/v2/health/ready")
     verb = "started" if started else info.status
@@ -124,7 +124,7 @@ def ls(as_json: bool = typer.Option(False, "--json", help="Machine-readable outp
     from rich.console import Console
     from rich.table import Table
 
-    from kiln.serve import services
+    from kiln.serving import services
 
     infos = services.list_services()
     rows = []
@@ -154,7 +154,7 @@ def ls(as_json: bool = typer.Option(False, "--json", help="Machine-readable outp
 def logs(name: str = typer.Argument(..., help="Service name."),
          tail: int = typer.Option(0, "--tail", "-t", min=0, help="Only the last N lines.")) -> None:
     """Print a service's log."""
-    from kiln.serve import services
+    from kiln.serving import services
 
     path = Path(services.get(name).log_path)
     text = path.read_text(errors="replace") if path.exists() else ""
@@ -166,7 +166,7 @@ def logs(name: str = typer.Argument(..., help="Service name."),
 @serve_app.command("stop")
 def stop(name: str = typer.Argument(..., help="Service name.")) -> None:
     """Stop a managed service (gracefully, then by force after 15 s)."""
-    from kiln.serve import services
+    from kiln.serving import services
 
     info = services.stop(name)
     typer.echo(f"service {info.name} {info.status}")
@@ -182,7 +182,7 @@ def update(
     model_name: str = typer.Option(None, "--model", help="Which model, if it serves several."),
 ) -> None:
     """Serve a new model version: all traffic at once, or a canary share of it."""
-    from kiln.serve import services
+    from kiln.serving import services
 
     info = services.update(name, model, canary=canary, model=model_name)
     _print_versions(info)
@@ -192,7 +192,7 @@ def update(
 def promote(name: str = typer.Argument(..., help="Service name."),
             model_name: str = typer.Option(None, "--model")) -> None:
     """Give the canary all traffic."""
-    from kiln.serve import services
+    from kiln.serving import services
 
     _print_versions(services.promote(name, model=model_name))
 
@@ -201,7 +201,7 @@ def promote(name: str = typer.Argument(..., help="Service name."),
 def rollback(name: str = typer.Argument(..., help="Service name."),
              model_name: str = typer.Option(None, "--model")) -> None:
     """Drop the canary; the previous model takes all traffic."""
-    from kiln.serve import services
+    from kiln.serving import services
 
     _print_versions(services.rollback(name, model=model_name))
 
@@ -231,7 +231,7 @@ def export(
 ) -> None:
     """Export a model for a cluster: `--kserve` writes an InferenceService v1beta1."""
     from kiln.errors import UserError
-    from kiln.serve import kserve as ks
+    from kiln.serving import kserve as ks
 
     if not kserve:
         raise UserError("say which format to export", hint="use --kserve")

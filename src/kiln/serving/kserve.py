@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from kiln.errors import ModelError, UserError
-from kiln.serve.loading import ModelSource, default_name, find_model_file, resolve
-from kiln.serve.services import check_name
+from kiln.serving.loading import ModelSource, default_name, find_model_file, resolve
+from kiln.serving.services import check_name
 
 API_VERSION = "serving.kserve.io/v1beta1"
 # Our codec / file suffix → (KServe modelFormat, the file name its runtime loads)

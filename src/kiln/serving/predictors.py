@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from kiln.errors import RequestError
-from kiln.serve.datatypes import from_numpy
-from kiln.serve.protocol import Tensor
+from kiln.serving.datatypes import from_numpy
+from kiln.serving.protocol import Tensor
 
 Batch = Any  # np.ndarray or pandas.DataFrame
 
@@ -206,7 +206,11 @@ class TorchPredictor(Predictor):
     def __init__(self, module: Any) -> None:
         import torch
 
-        self.module = module.eval() if hasattr(module, "eval") else module
+        try:
+            module.eval()
+        except (AttributeError, NotImplementedError):  # torch.export modules have no eval()
+            pass
+        self.module = module
         params = list(module.parameters()) if hasattr(module, "parameters") else []
         self.dtype = params[0].dtype if params else torch.float32
         self._torch = torch

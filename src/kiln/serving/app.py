@@ -14,10 +14,10 @@ from typing import Any
 
 from kiln._version import __version__
 from kiln.errors import RequestError
-from kiln.serve import protocol
-from kiln.serve.config import ServeConfig
-from kiln.serve.metrics import metrics
-from kiln.serve.repository import ModelVersion, Repository
+from kiln.serving import protocol
+from kiln.serving.config import ServeConfig
+from kiln.serving.metrics import metrics
+from kiln.serving.repository import ModelVersion, Repository
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

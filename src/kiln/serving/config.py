@@ -18,6 +18,7 @@ class ModelConfig:
     canary: Any = None
     canary_version: int | None = None
     canary_percent: int = 0  # share of unversioned requests sent to the canary
+    last_version: int = 1  # versions are never reused, even after a rollback
 
     def traffic(self) -> list[tuple[str, int]]:
         if self.canary is None or self.canary_version is None:

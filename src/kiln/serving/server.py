@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 
 from kiln.errors import UserError
-from kiln.serve.config import ServeConfig
+from kiln.serving.config import ServeConfig
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -49,7 +49,7 @@ def serve(config: ServeConfig, sock: socket.socket | None = None,
 def _reload_config(config: ServeConfig) -> ServeConfig:
     if config.service is None:
         return config
-    from kiln.serve.services import load_config
+    from kiln.serving.services import load_config
 
     return load_config(config.service)
 
@@ -57,7 +57,7 @@ def _reload_config(config: ServeConfig) -> ServeConfig:
 def _run_worker(config: ServeConfig, sock: socket.socket) -> None:
     import uvicorn
 
-    from kiln.serve.app import InferenceApp
+    from kiln.serving.app import InferenceApp
 
     app = InferenceApp(config)
     uv = uvicorn.Config(app, lifespan="off", access_log=False, log_level="warning",
@@ -156,10 +156,10 @@ def _forget_parent_state() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m kiln.serve.server --service NAME`: a managed service's process."""
+    """`python -m kiln.serving.server --service NAME`: a managed service's process."""
     import argparse
 
-    from kiln.serve import services
+    from kiln.serving import services
 
     parser = argparse.ArgumentParser(prog="kiln-serve-worker")
     parser.add_argument("--service", required=True)

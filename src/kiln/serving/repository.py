@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiln.errors import KilnError, ModelError, RequestError
-from kiln.serve.batching import Batcher
-from kiln.serve.config import ModelConfig, ServeConfig
-from kiln.serve.metrics import metrics
-from kiln.serve.predictors import Predictor
+from kiln.serving.batching import Batcher
+from kiln.serving.config import ModelConfig, ServeConfig
+from kiln.serving.metrics import metrics
+from kiln.serving.predictors import Predictor
 
 
 @dataclass
@@ -23,6 +23,7 @@ class ModelVersion:
     reason: str = ""
     predictor: Predictor | None = None
     batcher: Batcher | None = None
+    error: KilnError | None = None  # why loading failed
 
     @property
     def ready(self) -> bool:
@@ -102,18 +103,19 @@ class Repository:
         self.models[mc.name] = ServedModel(mc.name, versions, mc.traffic())
 
     def _load(self, name: str, version: str, source: Any) -> ModelVersion:
-        from kiln.serve import loading
-        from kiln.serve.predictors import predictor_for
+        from kiln.serving import loading
+        from kiln.serving.predictors import predictor_for
 
         mv = ModelVersion(name, version, source)
         try:
             predictor = loading.load(source) if isinstance(source, str) else \
                 predictor_for(source)
         except KilnError as e:
-            mv.state, mv.reason = "failed", str(e)
+            mv.state, mv.reason, mv.error = "failed", str(e), e
             return mv
         except Exception as e:  # a user's load() raising: report it, keep serving the rest
-            mv.state, mv.reason = "failed", str(ModelError(f"{type(e).__name__}: {e}"))
+            err = ModelError(f"{type(e).__name__}: {e}")
+            mv.state, mv.reason, mv.error = "failed", str(err), err
             return mv
         batch_hist = metrics().batch_size.labels(name)
         mv.predictor = predictor

@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 
 from kiln.errors import RequestError
-from kiln.serve.datatypes import TO_NUMPY, from_numpy
+from kiln.serving.datatypes import TO_NUMPY, from_numpy
 
 JSON = "application/json"
 BINARY_HEADER = "inference-header-content-length"

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiln.errors import KilnError, ModelError, NotFoundError
+from kiln.errors import KilnError, ModelError
 from kiln.marshal.registry import ArtifactRef
-from kiln.serve.predictors import Predictor, predictor_for
+from kiln.serving.predictors import Predictor, predictor_for
 
 _PICKLE = (".joblib", ".pkl", ".pickle")
 _XGB = (".ubj", ".bst", ".xgb", ".json")
 _LGB = (".txt", ".lgb")
-_TORCH = (".pt", ".pth")
+_TORCH = (".pt", ".pth", ".pt2")
 MODEL_SUFFIXES = _PICKLE + _XGB + _LGB + _TORCH
 
 
@@ -122,10 +122,16 @@ def load_file(path: Path) -> Any:
 
         return joblib.load(path)  # joblib reads plain pickles too
     if suffix in _TORCH:
+        import warnings
+
         import torch
 
+        if suffix == ".pt2":  # torch.export's format, the successor of TorchScript
+            return torch.export.load(str(path)).module()
         try:
-            return torch.jit.load(str(path))
+            with warnings.catch_warnings():  # TorchScript is deprecated; its files still load
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return torch.jit.load(str(path))
         except RuntimeError:  # not TorchScript: a pickled module whose class is importable
             return torch.load(path, weights_only=False)
     if suffix in _XGB + _LGB:
@@ -160,6 +166,6 @@ def _load_class(file: Path, qualname: str) -> Any:
     for part in qualname.split("."):
         obj = getattr(obj, part, None)
         if obj is None:
-            raise NotFoundError(f"{file.name} has no '{qualname}'",
+            raise ModelError(f"{file.name} has no '{qualname}'",
                                 hint="give file.py:ClassName of a class with predict()")
     return obj() if isinstance(obj, type) else obj

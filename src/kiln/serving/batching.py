@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from kiln.errors import RequestError
-from kiln.serve.predictors import Batch, Predictor
+from kiln.serving.predictors import Batch, Predictor
 
 # A predict under this many seconds runs on the event loop: handing it to a thread costs
 # more than it saves. Slower models run in a thread so health checks stay answered.

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
 from kiln.errors import ModelError, NotFoundError, UserError
-from kiln.serve.config import ModelConfig, ServeConfig
+from kiln.serving.config import ModelConfig, ServeConfig
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS-1035 label, as KServe wants
 START_TIMEOUT = 120.0
@@ -89,7 +89,7 @@ def _alive(pid: int | None) -> bool:
         return True
     try:  # a reused pid belongs to some other program
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return b"kiln.serve.server" in cmdline
+        return b"kiln.serving.server" in cmdline
     except OSError:
         return True
 
@@ -168,7 +168,7 @@ def start(config: ServeConfig, name: str, *, timeout: float = START_TIMEOUT) -> 
                       log_path=str(log), created_at=now(), updated_at=now()))
     env = dict(os.environ, KILN_HOME=str(rt.home.root), PYTHONUNBUFFERED="1")
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "kiln.serve.server", "--service", name],
+        proc = subprocess.Popen([sys.executable, "-m", "kiln.serving.server", "--service", name],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -224,7 +224,7 @@ def _model(config: ServeConfig, model: str | None) -> ModelConfig:
 def update(name: str, source: str, *, canary: int | None = None, model: str | None = None,
            timeout: float = START_TIMEOUT) -> ServiceInfo:
     """Serve `source` as the model's next version: all traffic, or `canary` percent of it."""
-    from kiln.serve.loading import resolve
+    from kiln.serving.loading import resolve
 
     resolve(source)  # fail here, not in the server, on a bad reference
     if canary is not None and not 0 < canary < 100:
@@ -234,7 +234,8 @@ def update(name: str, source: str, *, canary: int | None = None, model: str | No
     old = info.config
     new = ServeConfig.from_json(old.to_json())
     mc = _model(new, model)
-    nxt = max(mc.version, mc.canary_version or 0) + 1
+    nxt = max(mc.last_version, mc.version, mc.canary_version or 0) + 1
+    mc.last_version = nxt
     if canary is None:
         mc.source, mc.version, mc.canary, mc.canary_version, mc.canary_percent = \
             source, nxt, None, None, 0

@@ -11,12 +11,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-import numpy as np
-import orjson
-
 from kiln.errors import KilnError, ModelError
-from kiln.serve.config import ModelConfig, ServeConfig
-from kiln.serve.datatypes import from_numpy
+from kiln.serving.config import ModelConfig, ServeConfig
 
 
 class Service:
@@ -25,8 +21,8 @@ class Service:
     def __init__(self, config: ServeConfig) -> None:
         import uvicorn
 
-        from kiln.serve.app import InferenceApp
-        from kiln.serve.server import bind
+        from kiln.serving.app import InferenceApp
+        from kiln.serving.server import bind
 
         self.config = config
         self.app = InferenceApp(config)
@@ -58,6 +54,11 @@ class Service:
 
     def predict(self, x: Any, *, model: str | None = None, output: str | None = None) -> Any:
         """Send `x` (rows of features) as a V2 request and return the first (or named) output."""
+        import numpy as np
+        import orjson
+
+        from kiln.serving.datatypes import from_numpy
+
         arr = np.asarray(x)
         if arr.ndim == 1:
             arr = arr.reshape(1, -1)
@@ -99,6 +100,10 @@ def serve(model: Any, *, name: str = "model", host: str = "127.0.0.1", port: int
     A model that fails to load raises ModelError here rather than starting a server that
     can only answer "not ready".
     """
+    if isinstance(model, str):
+        from kiln.serving.loading import resolve
+
+        resolve(model)  # a wrong reference raises its own error (not found, bad file) here
     config = ServeConfig([ModelConfig(name, model)], host=host, port=port,
                          max_batch_size=max_batch_size, max_wait_ms=max_wait_ms)
     service = Service(config)
@@ -106,5 +111,5 @@ def serve(model: Any, *, name: str = "model", host: str = "127.0.0.1", port: int
               if not mv.ready]
     if failed:
         service.stop()
-        raise ModelError(failed[0].reason)
+        raise failed[0].error or ModelError(failed[0].reason)
     return service
