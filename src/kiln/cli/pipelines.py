@@ -87,8 +87,25 @@ def compile_(
 def demo(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't stream step logs."),
 ) -> None:
-    """Run the demo pipeline: a DataFrame and a trained model passed between steps."""
+    """Run the demo pipeline (a DataFrame and a trained model passed between steps), then
+    serve the trained model over the V2 inference protocol and ask it for predictions."""
     from kiln.demo import pipeline as demo_pipeline
 
     run(target=f"{demo_pipeline.__file__}:churn", param=[], parallelism=0, no_cache=False,
         experiment="", quiet=quiet)
+    _demo_serve()
+
+
+def _demo_serve() -> None:
+    import kiln
+
+    result = kiln.get_run("latest")
+    ref = f"{result.id}/train/output"
+    rows = result.output("featurize", "output_0").head(5)
+    with kiln.serve(ref, name="churn") as service:
+        served = service.predict(rows.to_numpy(dtype=float)).tolist()
+    direct = result.output("train").predict(rows).tolist()
+    typer.echo(f"served the model: POST {service.infer_url()} -> {served} "
+               f"({'same as' if served == direct else 'DIFFERENT from'} calling it directly)")
+    typer.echo(f"serve it yourself: kiln serve {ref} --name churn   (then see "
+               "http://127.0.0.1:8080/v2/models/churn)")

@@ -131,7 +131,7 @@ def load_file(path: Path) -> Any:
         try:
             with warnings.catch_warnings():  # TorchScript is deprecated; its files still load
                 warnings.simplefilter("ignore", DeprecationWarning)
-                return torch.jit.load(str(path))
+                return torch.jit.load(str(path))  # type: ignore[no-untyped-call]
         except RuntimeError:  # not TorchScript: a pickled module whose class is importable
             return torch.load(path, weights_only=False)
     if suffix in _XGB + _LGB:

@@ -282,7 +282,7 @@ def _apply(info: ServiceInfo, old: ServeConfig, new: ServeConfig, model: str, ve
     os.killpg(info.pid, signal.SIGHUP)
     url = f"{info.url}/v2/models/{model}/versions/{version}/ready"
     deadline = time.monotonic() + timeout
-    status, doc = 0, {}
+    status, doc = 0, dict[str, Any]()
     while time.monotonic() < deadline:
         status, doc = _http(url)
         if status == 200 and _serves(info, new, model):
