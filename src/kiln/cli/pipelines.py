@@ -78,9 +78,10 @@ def compile_(
     if output is None:
         sys.stdout.write(text + "\n")
         return
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(output)
+    from kiln.files import atomic_path
+
+    with atomic_path(output) as tmp:
+        tmp.write_text(text + "\n")
     typer.echo(f"wrote {output} ({len(spec.steps)} steps, {len(spec.parameters)} parameters)")
 
 

@@ -161,12 +161,12 @@ def artifacts_get(
     """Copy a step output's stored file (e.g. .parquet, .npy, .joblib) to a path."""
     from kiln.catalog.runs import get_run
     from kiln.errors import UserError
+    from kiln.files import atomic_path
 
     rt = _runtime()
     ref = get_run(rt.catalog, run).output(step, name)
     if output.is_dir():
         raise UserError(f"{output} is a folder", hint="give a file path, e.g. -o model.joblib")
-    tmp = output.with_name(output.name + ".tmp")
-    shutil.copyfile(rt.store.local_path(ref.digest), tmp)
-    tmp.replace(output)
+    with atomic_path(output) as tmp:
+        shutil.copyfile(rt.store.local_path(ref.digest), tmp)
     typer.echo(f"wrote {output} ({ref.codec}, {_size(ref.size)})")

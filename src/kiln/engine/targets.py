@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from kiln.errors import TargetError
+from kiln.files import import_file
 from kiln.spec.model import PipelineSpec
 
 
@@ -54,15 +54,9 @@ def _module_pipeline(path: Path, func: str | None) -> Any:
             == str(path):
         mod = existing
     else:
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise TargetError(f"cannot import {path}")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
         try:
-            spec.loader.exec_module(mod)
+            mod = import_file(path, name)
         except Exception as e:
-            sys.modules.pop(name, None)
             raise TargetError(f"importing {path.name} failed: {type(e).__name__}: {e}",
                               where=str(path)) from e
     pipelines = {k: v for k, v in vars(mod).items() if isinstance(v, Pipeline)}

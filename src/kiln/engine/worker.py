@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import importlib.util
 import json
 import linecache
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import kiln
+from kiln.files import atomic_path, import_file
 from kiln.marshal.registry import ArtifactRef, default_registry
 from kiln.sdk import context
 from kiln.store.folder import FolderStore
@@ -31,9 +31,8 @@ _LIBRARY_DIRS = tuple({sysconfig.get_path(p) for p in ("stdlib", "platstdlib", "
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data))
 
 
 def _redirect_output(log_path: str) -> None:
@@ -75,13 +74,7 @@ def _load_module(fn: dict[str, Any]) -> types.ModuleType:
             pass
     # A script run as __main__, or a module not importable by name: load it from its file
     # under a private name, so its `if __name__ == "__main__":` block does not run again.
-    name = "__kiln_main__" if name == "__main__" else name
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {file}")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
+    mod = import_file(file, "__kiln_main__" if name == "__main__" else name)
     import cloudpickle
 
     # Classes defined there must travel by value: the next process cannot import them.

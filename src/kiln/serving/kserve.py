@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.errors import ModelError, UserError
+from kiln.files import atomic_path
 from kiln.serving.loading import ModelSource, default_name, find_model_file, resolve
 from kiln.serving.services import check_name
 
@@ -150,7 +151,6 @@ def _write_yaml(doc: dict[str, Any], output: Path) -> None:
     import yaml
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
-    tmp.replace(output)
+    with atomic_path(output) as tmp:
+        tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
 

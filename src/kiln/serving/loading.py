@@ -6,14 +6,13 @@ model file named as KServe's runtimes expect (model.joblib, model.bst, model.pt,
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kiln.errors import KilnError, ModelError
+from kiln.files import import_file
 from kiln.marshal.registry import ArtifactRef
 from kiln.serving.predictors import Predictor, predictor_for
 
@@ -155,14 +154,7 @@ def load_file(path: Path) -> Any:
 
 
 def _load_class(file: Path, qualname: str) -> Any:
-    name = f"kiln_predictor_{abs(hash(file.as_posix()))}"
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise ModelError(f"cannot import {file}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    obj: Any = module
+    obj: Any = import_file(file, f"kiln_predictor_{abs(hash(file.as_posix()))}")
     for part in qualname.split("."):
         obj = getattr(obj, part, None)
         if obj is None:

@@ -1,0 +1,41 @@
+"""File operations every layer needs the same way: write-then-rename, and importing a .py file."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary name beside `path`, renamed onto it only if the block succeeds, so readers
+    see the old file or the whole new one, never a part."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+def import_file(path: Path | str, name: str) -> types.ModuleType:
+    """Import the Python file at `path` as module `name` (registered in sys.modules, so
+    pickles and dataclasses that look the module up find it). A failed import leaves no
+    half-executed module behind."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
