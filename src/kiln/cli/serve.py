@@ -95,20 +95,21 @@ def serve(
     from kiln.serving.server import serve as run_server
 
     def announce(sock: Any) -> None:
-        bound_port = sock.getsockname()[1]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        from kiln.serving.config import base_url
+
+        url = base_url(host, sock.getsockname()[1])
         for m in config.models:
-            typer.echo(f"serving {m.name} ({m.source}) at "
-                       f"http://{shown}:{bound_port}/v2/models/{m.name}/infer", err=True)
+            typer.echo(f"serving {m.name} ({m.source}) at {url}/v2/models/{m.name}/infer",
+                       err=True)
         typer.echo(f"{workers} worker(s); Ctrl-C stops", err=True)
 
     run_server(config, on_bound=announce)
 
 
 def _print_service(info: Any, *, started: bool = False) -> None:
-    from kiln.serving.services import _http
+    from kiln.serving.services import http_get
 
-    status, doc = _http(info.url + "/v2/health/ready")
+    status, doc = http_get(info.url + "/v2/health/ready")
     verb = "started" if started else info.status
     typer.echo(f"service {info.name} {verb} at {info.url} (pid {info.pid})")
     for m in info.config.models:

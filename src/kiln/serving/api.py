@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any
 
 from kiln.errors import KilnError, ModelError
-from kiln.serving.config import ModelConfig, ServeConfig
+from kiln.serving.config import ModelConfig, ServeConfig, base_url
 
 
 class Service:
@@ -42,8 +42,7 @@ class Service:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.config.host in ("0.0.0.0", "") else self.config.host
-        return f"http://{host}:{self.port}"
+        return base_url(self.config.host, self.port)
 
     @property
     def model(self) -> str:

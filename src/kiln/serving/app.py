@@ -32,23 +32,15 @@ def _reply(status: int, doc: Any) -> Reply:
 
 
 class InferenceApp:
-    def __init__(self, config: ServeConfig, *, load: bool = True) -> None:
-        self.repo = Repository(config)
-        self._metrics = metrics()
-        self._loaded = False
-        if load:
-            self.load()
+    """Loads the configured models at construction; servers run it with lifespan off."""
 
-    def load(self, config: ServeConfig | None = None) -> None:
-        self.repo.apply(config or self.repo.config)
-        self._loaded = True
+    def __init__(self, config: ServeConfig) -> None:
+        self.repo = Repository(config)
+        self.repo.apply(config)
+        self._metrics = metrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if kind != "http":
+        if scope["type"] != "http":
             return
         t0 = time.perf_counter()
         model = ""
@@ -148,7 +140,7 @@ class InferenceApp:
         return _reply(200, {"live": True})
 
     async def _ready(self, scope: Scope, body: bytes) -> Reply:
-        if self._loaded and self.repo.ready:
+        if self.repo.ready:
             return _reply(200, {"ready": True})
         failed = [f"{mv.name} v{mv.version}: {mv.reason}" for m in self.repo.models.values()
                   for mv in m.versions.values() if not mv.ready]
@@ -158,9 +150,6 @@ class InferenceApp:
         return _reply(200, {"name": "kilnflow", "version": __version__,
                             "extensions": ["binary_tensor_data", "model_versions", "v1"],
                             "models": sorted(self.repo.models)})
-
-    def _version(self, name: str, version: str | None) -> ModelVersion:
-        return self.repo.get(name).pick(version)
 
     async def _model_metadata(self, name: str, version: str | None) -> Reply:
         model = self.repo.get(name)
@@ -188,7 +177,7 @@ class InferenceApp:
         return _reply(200 if ready else 503, doc)
 
     def _usable(self, name: str, version: str | None) -> ModelVersion:
-        mv = self._version(name, version)
+        mv = self.repo.get(name).pick(version)
         if not mv.ready or mv.batcher is None or mv.predictor is None:
             raise RequestError(f"model '{name}' version {mv.version} is not ready: "
                                f"{mv.reason or 'loading'}", status=503)
@@ -227,15 +216,6 @@ class InferenceApp:
     async def _metrics_page(self, scope: Scope, body: bytes) -> Reply:
         payload, content_type = self._metrics.render()
         return 200, payload, {"content-type": content_type}
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            msg = await receive()
-            if msg["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif msg["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def reload(self, config: ServeConfig) -> None:
         """Load what changed in a thread, then switch traffic (on SIGHUP)."""

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 DEFAULT_PORT = 8080  # KServe's and MLServer's HTTP port
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+
+def base_url(host: str, port: int) -> str:
+    """Where a client on this machine reaches a server listening on `host`:`port`."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return f"http://{shown}:{port}"
 
 
 @dataclass
@@ -43,7 +49,6 @@ class ServeConfig:
     max_wait_ms: float = 0.0
     max_body: int = DEFAULT_MAX_BODY
     service: str | None = None  # the catalog record this server reloads from on SIGHUP
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def model(self, name: str) -> ModelConfig | None:
         return next((m for m in self.models if m.name == name), None)

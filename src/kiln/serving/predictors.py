@@ -161,41 +161,50 @@ class SklearnPredictor(Predictor):
         return {name: np.asarray(getattr(self.model, name)(x)) for name in outputs}
 
 
-class XGBoostPredictor(Predictor):
-    platform = "xgboost"
+class BoosterPredictor(Predictor):
+    """A gradient-boosting library's own Booster: one [N, features] input, `predict` out."""
+
+    datatype = "FP64"
 
     def __init__(self, booster: Any) -> None:
         self.booster = booster
 
+    @abc.abstractmethod
+    def n_features(self) -> int: ...
+
+    @abc.abstractmethod
+    def _predict(self, x: Batch) -> Any: ...
+
     @property
     def inputs(self) -> list[TensorSpec]:
-        return [TensorSpec("input-0", "FP32", [-1, int(self.booster.num_features())])]
+        return [TensorSpec("input-0", self.datatype, [-1, self.n_features()])]
 
     @property
     def outputs(self) -> list[TensorSpec]:
-        return [TensorSpec("predict", "FP32", [-1])]
+        return [TensorSpec("predict", self.datatype, [-1])]
 
     def predict(self, x: Batch, outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
-        # inplace_predict skips building a DMatrix for every batch.
-        return {"predict": np.asarray(self.booster.inplace_predict(x))}
+        return {"predict": np.asarray(self._predict(x))}
 
 
-class LightGBMPredictor(Predictor):
+class XGBoostPredictor(BoosterPredictor):
+    platform, datatype = "xgboost", "FP32"
+
+    def n_features(self) -> int:
+        return int(self.booster.num_features())
+
+    def _predict(self, x: Batch) -> Any:
+        return self.booster.inplace_predict(x)  # no DMatrix built for every batch
+
+
+class LightGBMPredictor(BoosterPredictor):
     platform = "lightgbm"
 
-    def __init__(self, booster: Any) -> None:
-        self.booster = booster
+    def n_features(self) -> int:
+        return int(self.booster.num_feature())
 
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        return [TensorSpec("input-0", "FP64", [-1, int(self.booster.num_feature())])]
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        return [TensorSpec("predict", "FP64", [-1])]
-
-    def predict(self, x: Batch, outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
-        return {"predict": np.asarray(self.booster.predict(x))}
+    def _predict(self, x: Batch) -> Any:
+        return self.booster.predict(x)
 
 
 class TorchPredictor(Predictor):

@@ -25,10 +25,6 @@ class Tensor:
     name: str
     array: np.ndarray
 
-    @property
-    def datatype(self) -> str:
-        return from_numpy(self.array.dtype)
-
 
 @dataclass
 class InferRequest:

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
 from kiln.errors import ModelError, NotFoundError, UserError
-from kiln.serving.config import ModelConfig, ServeConfig
+from kiln.serving.config import ModelConfig, ServeConfig, base_url
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS-1035 label, as KServe wants
 START_TIMEOUT = 120.0
@@ -54,8 +54,7 @@ class ServiceInfo:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{host}:{self.port}" if self.port else ""
+        return base_url(self.host, self.port) if self.port else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "url": self.url, "pid": self.pid,
@@ -178,7 +177,7 @@ def start(config: ServeConfig, name: str, *, timeout: float = START_TIMEOUT) -> 
             raise UserError(f"service '{name}' exited at start (code {proc.returncode})",
                             hint=f"its log: {log}\n{_tail(log)}")
         info = get(name)
-        if info.port and _http(info.url + "/v2/health/live")[0] == 200:
+        if info.port and http_get(info.url + "/v2/health/live")[0] == 200:
             return info
         time.sleep(0.1)
     raise UserError(f"service '{name}' did not answer within {timeout:.0f} s",
@@ -241,7 +240,7 @@ def update(name: str, source: str, *, canary: int | None = None, model: str | No
             source, nxt, None, None, 0
     else:
         mc.canary, mc.canary_version, mc.canary_percent = source, nxt, canary
-    return _apply(info, old, new, mc.name, str(nxt), timeout)
+    return _apply(info, old, new, mc, str(nxt), timeout)
 
 
 def promote(name: str, *, model: str | None = None) -> ServiceInfo:
@@ -253,7 +252,7 @@ def promote(name: str, *, model: str | None = None) -> ServiceInfo:
         raise UserError(f"model '{mc.name}' has no canary to promote")
     mc.source, mc.version = mc.canary, mc.canary_version
     mc.canary, mc.canary_version, mc.canary_percent = None, None, 0
-    return _apply(info, info.config, new, mc.name, str(mc.version), START_TIMEOUT)
+    return _apply(info, info.config, new, mc, str(mc.version), START_TIMEOUT)
 
 
 def rollback(name: str, *, model: str | None = None) -> ServiceInfo:
@@ -264,7 +263,7 @@ def rollback(name: str, *, model: str | None = None) -> ServiceInfo:
     if mc.canary is None:
         raise UserError(f"model '{mc.name}' has no canary to roll back")
     mc.canary, mc.canary_version, mc.canary_percent = None, None, 0
-    return _apply(info, info.config, new, mc.name, str(mc.version), START_TIMEOUT)
+    return _apply(info, info.config, new, mc, str(mc.version), START_TIMEOUT)
 
 
 def _running(name: str) -> ServiceInfo:
@@ -275,8 +274,9 @@ def _running(name: str) -> ServiceInfo:
     return info
 
 
-def _apply(info: ServiceInfo, old: ServeConfig, new: ServeConfig, model: str, version: str,
-           timeout: float) -> ServiceInfo:
+def _apply(info: ServiceInfo, old: ServeConfig, new: ServeConfig, mc: ModelConfig,
+           version: str, timeout: float) -> ServiceInfo:
+    model = mc.name
     _set(info.name, config_json=new.to_json())
     assert info.pid is not None
     os.killpg(info.pid, signal.SIGHUP)
@@ -284,8 +284,8 @@ def _apply(info: ServiceInfo, old: ServeConfig, new: ServeConfig, model: str, ve
     deadline = time.monotonic() + timeout
     status, doc = 0, dict[str, Any]()
     while time.monotonic() < deadline:
-        status, doc = _http(url)
-        if status == 200 and _serves(info, new, model):
+        status, doc = http_get(url)
+        if status == 200 and _serves(info, new.workers, mc):
             return get(info.name)
         if status == 503 and doc.get("error") not in (None, "loading"):
             break  # the new version failed to load
@@ -296,17 +296,18 @@ def _apply(info: ServiceInfo, old: ServeConfig, new: ServeConfig, model: str, ve
                      f"{doc.get('error', 'timed out')}", hint="the service keeps its old model")
 
 
-def _serves(info: ServiceInfo, config: ServeConfig, model: str) -> bool:
+def _serves(info: ServiceInfo, workers: int, mc: ModelConfig) -> bool:
     """Every worker has taken the new traffic split (the model lists exactly its versions)."""
-    want = sorted(config.model(model).sources()) if config.model(model) else []  # type: ignore[union-attr]
-    for _ in range(max(1, config.workers) * 4):  # connections land on different workers
-        status, doc = _http(f"{info.url}/v2/models/{model}")
+    want = sorted(mc.sources())
+    for _ in range(max(1, workers) * 4):  # connections land on different workers
+        status, doc = http_get(f"{info.url}/v2/models/{mc.name}")
         if status != 200 or doc.get("versions") != want:
             return False
     return True
 
 
-def _http(url: str, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
+def http_get(url: str, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
+    """GET a service's JSON endpoint: (status, body); status 0 when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - our own URL
             return r.status, json.loads(r.read() or b"{}")
