@@ -11,6 +11,7 @@
 
     run = kiln.run(demo, params={"n": 20})
     service = kiln.serve(run.output("train"))   # Open Inference Protocol V2 on loopback
+    study = kiln.tune(demo, space={"n": (10, 100)}, objective="accuracy", trials=20)
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from kiln.errors import (
     UserError,
 )
 from kiln.marshal import Codec, register_codec
-from kiln.sdk import Pipeline, StepFunction, log_metric, pipeline, step
+from kiln.sdk import Pipeline, StepFunction, log_metric, pipeline, report, step
 from kiln.serving.api import Service, serve
 from kiln.spec import PipelineSpec
+from kiln.tune.api import Study, get_study, tune
 
 __all__ = [
     "Codec",
@@ -51,15 +53,19 @@ __all__ = [
     "Service",
     "SpecError",
     "StepFunction",
+    "Study",
     "UserError",
     "__version__",
     "compile",
     "get_run",
+    "get_study",
     "load",
     "log_metric",
     "pipeline",
     "register_codec",
+    "report",
     "run",
     "serve",
     "step",
+    "tune",
 ]

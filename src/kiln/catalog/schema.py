@@ -137,3 +137,43 @@ class Service(Base):
     log_path: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Study(Base):
+    """A tuning study or an AutoML search; its trials are pipeline runs (or AutoML candidates).
+
+    The catalog is the study's only record: Optuna runs in memory and is re-seeded from these
+    rows on resume, so a killed study loses nothing that finished.
+    """
+
+    __tablename__ = "studies"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # tune, automl
+    pipeline_name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(1000), default="")
+    spec_json: Mapped[str] = mapped_column(Text)  # the pipeline as tuned (empty for automl)
+    config_json: Mapped[str] = mapped_column(Text)  # objective, space, algorithm, limits
+    status: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed, cancelled
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(200), default="")
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class Trial(Base):
+    __tablename__ = "trials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[str] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # running, complete, pruned, failed
+    params: Mapped[object] = mapped_column(JSON)
+    value: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[object] = mapped_column(JSON)  # the objective and additional metrics
+    intermediate: Mapped[object] = mapped_column(JSON)  # [[step, value], ...] from kiln.report
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("study_id", "number"),)

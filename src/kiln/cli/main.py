@@ -33,11 +33,12 @@ def _root(
 
 
 def _register() -> None:
-    from kiln.cli import pipelines, runs, serve
+    from kiln.cli import pipelines, runs, serve, tune
 
     pipelines.register(app)
     runs.register(app)
     serve.register(app)
+    tune.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,22 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
-from typer.core import TyperGroup
 
-
-class _DefaultStart(TyperGroup):
-    """`kiln serve MODEL` means `kiln serve start MODEL`; `kiln serve ls` stays a command."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["start", *args]
-        return super().parse_args(ctx, args)
-
+from kiln.cli.groups import default_to
 
 serve_app = typer.Typer(
-    cls=_DefaultStart,
+    cls=default_to("start"),
     help="Serve models over the Open Inference Protocol (V2) and V1, like KServe: "
          "`kiln serve MODEL` starts a server.",
     no_args_is_help=True)

@@ -41,6 +41,7 @@ class _Running:
     inputs: dict[str, ArtifactRef]
     log_offset: int = 0
     partial: str = ""
+    metrics_offset: int = 0
 
 
 @dataclass
@@ -97,6 +98,11 @@ class _Scheduler:
         obs.started(self.run_id, self.spec.name, self.order)
         try:
             while True:
+                reason = obs.stop_reason()
+                if reason:
+                    self._cancel(reason)
+                    obs.finished("cancelled")
+                    return
                 self._start_ready()
                 if not self.running:
                     break
@@ -187,9 +193,11 @@ class _Scheduler:
             with open(log, "a") as f:
                 f.write(f"--- attempt {attempt} ---\n")
         offset = log.stat().st_size if log.exists() else 0
+        mpath = Path(task["metrics_path"])
+        moffset = mpath.stat().st_size if mpath.exists() else 0
         proc = pool.start(task)
         self.running[step.name] = _Running(step, proc, task, time.monotonic(), attempt, key,
-                                           inputs, log_offset=offset)
+                                           inputs, log_offset=offset, metrics_offset=moffset)
         self.state[step.name] = "running"
         records.set_task(self.e.catalog, self.task_ids[step.name], status="running",
                          started_at=records.now(), attempts=attempt, log_path=str(log))
@@ -204,6 +212,7 @@ class _Scheduler:
         ready = wait([r.process.sentinel for r in self.running.values()], timeout=timeout)
         for r in list(self.running.values()):
             self._tail(r)
+            self._tail_metrics(r)
             if r.process.sentinel in ready:
                 r.process.join()
                 self._finished(r)
@@ -275,11 +284,30 @@ class _Scheduler:
         for line in lines:
             self.e.observer.log(r.step.name, line.rstrip("\r"))
 
-    def _cancel(self) -> None:
+    def _tail_metrics(self, r: _Running) -> None:
+        """Pass metrics a running step logged since the last look to the observer."""
+        try:
+            with open(r.task["metrics_path"], "rb") as f:
+                f.seek(r.metrics_offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        end = data.rfind(b"\n") + 1  # whole lines only; the rest is still being written
+        if not end:
+            return
+        r.metrics_offset += end
+        for line in data[:end].splitlines():
+            try:
+                name, value, index = json.loads(line)
+            except (ValueError, TypeError):
+                continue
+            self.e.observer.metric(r.step.name, str(name), float(value), index)
+
+    def _cancel(self, reason: str = "cancelled by the user") -> None:
         for r in list(self.running.values()):
             _stop(r.process)
         self.running.clear()
-        records.finish_run(self.e.catalog, self.run_id, "cancelled", "cancelled by the user")
+        records.finish_run(self.e.catalog, self.run_id, "cancelled", reason)
 
 
 def _stop(p: BaseProcess) -> None:

@@ -30,6 +30,13 @@ class Observer:
 
     def log(self, step: str, line: str) -> None: ...
 
+    def metric(self, step: str, name: str, value: float, index: int | None) -> None:
+        """A metric a running step just logged (tuning watches these to stop trials early)."""
+
+    def stop_reason(self) -> str | None:
+        """Non-empty to cancel the run now (a pruned trial, a stopped study)."""
+        return None
+
     def finished(self, status: str) -> None: ...
 
 

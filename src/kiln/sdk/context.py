@@ -55,6 +55,20 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     ctx.log(name, v, step)
 
 
+REPORT_METRIC = "report"
+
+
+def report(value: float, step: int) -> None:
+    """Report an intermediate value of the objective (e.g. validation accuracy after epoch
+    `step`). A tuning study compares trials by these and stops the unpromising ones early
+    (median stopping, successive halving, hyperband). Outside a study it is an ordinary
+    metric series named "report".
+    """
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"report step must be a whole number >= 0, got {step!r}")
+    log_metric(REPORT_METRIC, value, step)
+
+
 def read_metrics_file(path: Path) -> list[tuple[str, float, int | None]]:
     if not path.exists():
         return []

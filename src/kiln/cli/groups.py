@@ -1,0 +1,21 @@
+"""Typer groups whose first word may be left out: `kiln serve MODEL` is `kiln serve start MODEL`."""
+
+from __future__ import annotations
+
+import click
+from typer.core import TyperGroup
+
+
+class DefaultCommandGroup(TyperGroup):
+    """A group that runs `default_command` when the first argument names no sub-command."""
+
+    default_command = ""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+def default_to(name: str) -> type[DefaultCommandGroup]:
+    return type(f"DefaultTo{name.title()}", (DefaultCommandGroup,), {"default_command": name})

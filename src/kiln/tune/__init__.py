@@ -1,0 +1,1 @@
+"""Hyperparameter tuning where every trial is a pipeline run, and AutoML (see DESIGN.md, `tune`)."""

@@ -1,0 +1,182 @@
+"""The Python API: `kiln.tune()` and `kiln.get_study()`; `kiln tune` calls the same functions."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kiln.catalog.studies import StudyInfo, TrialInfo
+    from kiln.engine.result import Run
+    from kiln.tune.progress import StudyObserver
+
+
+class Study:
+    """A tuning study's record: `status`, `trials`, `best` (value, params, run)."""
+
+    def __init__(self, info: StudyInfo) -> None:
+        self._info = info
+
+    @property
+    def id(self) -> str:
+        return self._info.id
+
+    @property
+    def name(self) -> str:
+        return self._info.name
+
+    @property
+    def status(self) -> str:
+        return self._info.status
+
+    @property
+    def error(self) -> str | None:
+        return self._info.error
+
+    @property
+    def trials(self) -> list[TrialInfo]:
+        return list(self._info.trials)
+
+    @property
+    def best(self) -> TrialInfo | None:
+        return self._info.best()
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        b = self.best
+        return dict(b.params) if b else {}
+
+    @property
+    def best_value(self) -> float | None:
+        b = self.best
+        return b.value if b else None
+
+    @property
+    def best_run(self) -> Run | None:
+        """The best trial's pipeline run: its outputs feed `kiln.serve`."""
+        from kiln.engine.api import get_run
+
+        b = self.best
+        return get_run(b.run_id) if b and b.run_id else None
+
+    @property
+    def info(self) -> StudyInfo:
+        return self._info
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._info.to_dict()
+
+    def __repr__(self) -> str:
+        return f"<Study {self.name} {self.status} best={self.best_value}>"
+
+
+def tune(target: Any, *, space: Any = None, objective: str | None = None,
+         direction: str | None = None, trials: int | None = None, parallel: int | None = None,
+         algorithm: str | None = None, settings: dict[str, Any] | None = None,
+         early_stopping: str | None = None, max_failed: int | None = None,
+         goal: float | None = None, seed: int | None = None,
+         params: dict[str, Any] | None = None, config: str | os.PathLike[str] | dict[str, Any]
+         | None = None, name: str | None = None, cache: bool = True,
+         progress: bool | None = None, observer: StudyObserver | None = None) -> Study:
+    """Tune a pipeline: every trial is a pipeline run with the trial's parameters.
+
+    `target` is anything `kiln.run` takes. The study's shape comes from, in order: the
+    keyword arguments, `config` (a YAML/JSON file or dict in katib_metadata's shape, or a
+    Katib Experiment), and the notebook's own `katib_metadata`.
+    `space`: {name: (min, max) | range(...) | [choices] | Katib ParameterSpec dict}, or
+    Katib's parameters list. `algorithm`: a Katib name (random, grid, tpe, multivariate-tpe,
+    bayesianoptimization, cmaes, sobol, hyperband). `params` fixes other pipeline parameters.
+    """
+    from kiln.catalog import studies
+    from kiln.engine.targets import load_spec
+    from kiln.runtime import Runtime
+    from kiln.spec.params import resolve
+    from kiln.tune import config as cfgmod
+    from kiln.tune.space import from_python
+    from kiln.tune.study import Tuner
+
+    spec = load_spec(target)
+    base: dict[str, Any] = {}
+    where = "katib_metadata"
+    if isinstance(config, (str, os.PathLike)):
+        base, where = cfgmod.load_file(Path(config)), os.fspath(config)
+    elif isinstance(config, dict):
+        base, where = config, "config"
+    else:
+        base = cfgmod.from_notebook(spec.metadata) or {}
+        if spec.source.get("path"):
+            where = f"{spec.source['path']}: katib_metadata"
+    fixed = resolve(spec, params or {}) if params else {}
+    fixed = {k: fixed[k] for k in (params or {})}
+    cfg = cfgmod.parse(base, where, parameters=from_python(space) if space is not None else None,
+                       metric=objective, direction=direction, trials=trials, parallel=parallel,
+                       algorithm=algorithm, settings=settings, early_stopping=early_stopping,
+                       max_failed=max_failed, goal=goal, seed=seed, fixed=fixed or None)
+    tuned = {p.name for p in cfg.parameters} & set(fixed)
+    if tuned:
+        from kiln.errors import ParameterError
+
+        raise ParameterError(f"{', '.join(sorted(tuned))} is both tuned and fixed with params",
+                             hint="drop it from params or from the space")
+    from kiln.tune.space import check_against
+
+    check_against(cfg.parameters, spec, f"{where}.parameters")
+    rt = Runtime.open()
+    source = os.fspath(target) if isinstance(target, (str, os.PathLike)) else \
+        spec.source.get("path", "")
+    info = studies.create_study(rt.catalog, name=name, kind="tune", pipeline=spec.name,
+                                source=source, spec_json=spec.to_json(indent=None),
+                                config=cfg.to_dict())
+    tuner = Tuner(rt, spec, cfg, info.id, observer or _observer(progress), source=source,
+                  cache=cache)
+    tuner.run()
+    return Study(studies.get_study(rt.catalog, info.id))
+
+
+def resume(ref: str, *, trials: int | None = None, progress: bool | None = None,
+           observer: StudyObserver | None = None) -> Study:
+    """Continue a study after a crash, a kill or Ctrl-C: trials left running are marked
+    failed and queued again; finished trials are kept. `trials` raises the budget."""
+    from kiln.catalog import studies
+    from kiln.errors import UserError
+    from kiln.runtime import Runtime
+    from kiln.spec.model import PipelineSpec
+    from kiln.tune.config import StudyConfig
+    from kiln.tune.space import check_against
+    from kiln.tune.study import Tuner, check_not_running
+
+    rt = Runtime.open()
+    info = studies.get_study(rt.catalog, ref)
+    if info.kind != "tune":
+        raise UserError(f"study '{info.name}' is an {info.kind} search; it cannot be resumed",
+                        hint="start a new one")
+    check_not_running(info)
+    cfg = StudyConfig.from_dict(info.config)
+    if trials is not None:
+        cfg.max_trials = trials
+    spec = PipelineSpec.from_json(info.spec_json, origin=f"study {info.name}")
+    check_against(cfg.parameters, spec, "parameters")
+    studies.interrupt_running(rt.catalog, info.id)
+    studies.claim_study(rt.catalog, info.id)
+    Tuner(rt, spec, cfg, info.id, observer or _observer(progress), source=info.source).run()
+    return Study(studies.get_study(rt.catalog, info.id))
+
+
+def get_study(ref: str) -> Study:
+    """A recorded study by name, id, id prefix or 'latest'."""
+    from kiln.catalog import studies
+    from kiln.runtime import Runtime
+
+    return Study(studies.get_study(Runtime.open().catalog, ref))
+
+
+def _observer(progress: bool | None) -> StudyObserver:
+    from kiln.tune.progress import LiveStudyObserver, PlainStudyObserver, StudyObserver
+
+    if progress is None:
+        progress = sys.stdout.isatty()
+    if not progress:
+        return StudyObserver()
+    return LiveStudyObserver() if sys.stdout.isatty() else PlainStudyObserver()
