@@ -122,7 +122,7 @@ def tune(target: Any, *, space: Any = None, objective: str | None = None,
                              hint="drop it from params or from the space")
     from kiln.tune.space import check_against
 
-    check_against(cfg.parameters, spec, f"{where}.parameters")
+    check_against(cfg.parameters, spec, "space" if space is not None else f"{where}.parameters")
     rt = Runtime.open()
     source = os.fspath(target) if isinstance(target, (str, os.PathLike)) else \
         spec.source.get("path", "")

@@ -113,7 +113,7 @@ def _parse_one(p: Any, where: str) -> Parameter:
             raise SpecError(f"{ptype} parameter '{name}' needs a non-empty list of values",
                             where=f"{fw}.list")
         if ptype == "discrete":
-            values = [_number(v, name, f"{fw}.list[{i}]", "double") for i, v in enumerate(values)]
+            values = [_discrete(v, name, f"{fw}.list[{i}]") for i, v in enumerate(values)]
         if len({repr(v) for v in values}) != len(values):
             raise SpecError(f"the values of '{name}' repeat", where=f"{fw}.list")
         return Parameter(name, ptype, values=list(values))
@@ -159,6 +159,14 @@ def _number(v: Any, name: str, where: str, ptype: str) -> float:
         raise SpecError(f"parameter '{name}': {v!r} is not a finite number", where=where)
     if ptype == "int" and not f.is_integer():
         raise SpecError(f"int parameter '{name}': {v!r} is not a whole number", where=where)
+    return f
+
+
+def _discrete(v: Any, name: str, where: str) -> int | float:
+    """A discrete value keeps its kind: "3" is 3, "0.5" is 0.5."""
+    f = _number(v, name, where, "double")
+    if isinstance(v, int) or (isinstance(v, str) and v.strip().lstrip("+-").isdigit()):
+        return int(f)
     return f
 
 

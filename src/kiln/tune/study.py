@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import socket
 import threading
 import warnings
@@ -297,15 +298,18 @@ def distribution(p: Parameter) -> Any:
 
 def _failure_summary(info: studies.StudyInfo) -> str:
     """Why trials failed, most common reason first."""
-    reasons: dict[str, list[int]] = {}
+    # Errors that differ only in numbers (a parameter value, a line) count as one reason.
+    reasons: dict[str, tuple[str, list[int]]] = {}
     for t in info.trials:
         if t.state == "failed":
-            reasons.setdefault(_first_line(t.error or "unknown"), []).append(t.number)
+            line = _first_line(t.error or "unknown")
+            key = re.sub(r"\d+(\.\d+)?", "#", line)
+            reasons.setdefault(key, (line, []))[1].append(t.number)
     if not reasons:
         return ""
     parts = [f"{len(ns)}× {r} (trial{'s' if len(ns) > 1 else ''} "
              f"{', '.join(str(n) for n in ns[:5])}{'…' if len(ns) > 5 else ''})"
-             for r, ns in sorted(reasons.items(), key=lambda kv: -len(kv[1]))]
+             for r, ns in sorted(reasons.values(), key=lambda kv: -len(kv[1]))]
     return "Failed trials: " + "; ".join(parts)
 
 
