@@ -35,7 +35,7 @@ from kiln.marshal import Codec, register_codec
 from kiln.sdk import Pipeline, StepFunction, log_metric, pipeline, report, step
 from kiln.serving.api import Service, serve
 from kiln.spec import PipelineSpec
-from kiln.tune.api import Study, get_study, tune
+from kiln.tune.api import Study, automl, get_study, tune
 
 __all__ = [
     "Codec",
@@ -56,6 +56,7 @@ __all__ = [
     "Study",
     "UserError",
     "__version__",
+    "automl",
     "compile",
     "get_run",
     "get_study",

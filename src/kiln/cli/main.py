@@ -33,12 +33,13 @@ def _root(
 
 
 def _register() -> None:
-    from kiln.cli import pipelines, runs, serve, tune
+    from kiln.cli import automl, pipelines, runs, serve, tune
 
     pipelines.register(app)
     runs.register(app)
     serve.register(app)
     tune.register(app)
+    automl.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,18 +52,20 @@ class Service:
         return f"{self.url}/v2/models/{model or self.model}/infer"
 
     def predict(self, x: Any, *, model: str | None = None, output: str | None = None) -> Any:
-        """Send `x` (rows of features) as a V2 request and return the first (or named) output."""
+        """Send `x` (rows of features) as a V2 request and return the first (or named) output.
+
+        A DataFrame goes as one tensor per column (V2's named inputs), so columns of
+        different types keep their own datatype.
+        """
         import numpy as np
         import orjson
 
-        from kiln.serving.datatypes import from_numpy
-
-        arr = np.asarray(x)
-        if arr.ndim == 1:
-            arr = arr.reshape(1, -1)
-        doc: dict[str, Any] = {"inputs": [{"name": "input-0", "shape": list(arr.shape),
-                                           "datatype": from_numpy(arr.dtype),
-                                           "data": arr.reshape(-1).tolist()}]}
+        if hasattr(x, "columns") and hasattr(x, "to_numpy"):
+            inputs = [_tensor(str(c), x[c].to_numpy()) for c in x.columns]
+        else:
+            arr = np.asarray(x)
+            inputs = [_tensor("input-0", arr.reshape(1, -1) if arr.ndim == 1 else arr)]
+        doc: dict[str, Any] = {"inputs": inputs}
         if output:
             doc["outputs"] = [{"name": output}]
         req = urllib.request.Request(self.infer_url(model), data=orjson.dumps(doc),
@@ -90,6 +92,15 @@ class Service:
 
     def __repr__(self) -> str:
         return f"<Service {self.model} at {self.url}>"
+
+
+def _tensor(name: str, arr: Any) -> dict[str, Any]:
+    from kiln.serving.datatypes import from_numpy
+
+    if arr.dtype.kind == "O":
+        arr = arr.astype(str)
+    return {"name": name, "shape": list(arr.shape), "datatype": from_numpy(arr.dtype),
+            "data": arr.reshape(-1).tolist()}
 
 
 def serve(model: Any, *, name: str = "model", host: str = "127.0.0.1", port: int = 0,

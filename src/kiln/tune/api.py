@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kiln.catalog.studies import StudyInfo, TrialInfo
     from kiln.engine.result import Run
+    from kiln.tune.automl import AutoMLResult
     from kiln.tune.progress import StudyObserver
 
 
@@ -162,6 +163,21 @@ def resume(ref: str, *, trials: int | None = None, progress: bool | None = None,
     studies.claim_study(rt.catalog, info.id)
     Tuner(rt, spec, cfg, info.id, observer or _observer(progress), source=info.source).run()
     return Study(studies.get_study(rt.catalog, info.id))
+
+
+def automl(data: Any, *, target: str, task: str | None = None, metric: str | None = None,
+           time_budget: float = 60, seed: int = 0, name: str | None = None,
+           progress: bool | None = None) -> AutoMLResult:
+    """Search model families (scikit-learn, LightGBM, XGBoost) and their hyperparameters
+    for `target` in a DataFrame, CSV or Parquet file within `time_budget` seconds.
+
+    Every candidate is a trial of a study; the best is rebuilt by a generated Kale-tagged
+    notebook run, so `result.model_ref` (RUN/train/model) is ready for `kiln serve`.
+    """
+    from kiln.tune.automl import automl as run_automl
+
+    return run_automl(data, target=target, task=task, metric=metric, time_budget=time_budget,
+                      seed=seed, name=name, progress=progress)
 
 
 def get_study(ref: str) -> Study:
