@@ -68,21 +68,53 @@ def _summary(console: Console, result: Run) -> None:
 def compile_(
     target: str = typer.Argument(..., help=_TARGET_HELP),
     output: Path = typer.Option(None, "--output", "-o",
-                                help="Write the spec here (default: stdout)."),
+                                help="Write here (default: stdout)."),
+    to: str = typer.Option("spec", "--target", "-t",
+                           help="spec (kilnflow's PipelineSpec JSON) or kfp (a Kubeflow "
+                                "Pipelines v2 package, IR YAML)."),
+    image: str = typer.Option(None, "--image", help="Container image for the KFP steps "
+                                                    "(default: docker_image metadata, else "
+                                                    "python:3.11 with kilnflow installed)."),
+    katib: bool = typer.Option(False, "--katib", help="A Katib Experiment whose trials run "
+                                                      "the compiled Kubeflow pipeline."),
+    param: list[str] = typer.Option([], "--param", "-p",
+                                    help="With --katib: fix a pipeline parameter, NAME=VALUE."),
+    config: Path = typer.Option(None, "--config", "-c",
+                                help="With --katib: the study's YAML (default: the notebook's "
+                                     "katib_metadata)."),
 ) -> None:
-    """Compile a notebook or module to a PipelineSpec (JSON)."""
+    """Compile a notebook or module to a PipelineSpec (JSON), a Kubeflow Pipelines package
+    (--target kfp) or a Katib Experiment (--katib)."""
     from kiln.engine.api import compile as compile_spec
+    from kiln.errors import UserError
 
     spec = compile_spec(target)
-    text = spec.to_json()
+    if katib:
+        from kiln.spec.params import parse_assignments
+        from kiln.tune.katib import experiment_yaml
+
+        text = experiment_yaml(spec, target, image=image, config=config,
+                               params=parse_assignments(param))
+        what = "Katib Experiment"
+    elif to == "kfp":
+        from kiln.engine.kfp.compiler import compile_kfp, dump
+
+        text = dump(compile_kfp(spec, image=image))
+        what = "KFP v2 pipeline"
+    elif to == "spec":
+        text = spec.to_json() + "\n"
+        what = "PipelineSpec"
+    else:
+        raise UserError(f"unknown compile target '{to}'", hint="use spec or kfp")
     if output is None:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(text)
         return
     from kiln.files import atomic_path
 
     with atomic_path(output) as tmp:
-        tmp.write_text(text + "\n")
-    typer.echo(f"wrote {output} ({len(spec.steps)} steps, {len(spec.parameters)} parameters)")
+        tmp.write_text(text)
+    typer.echo(f"wrote {output}: {what} ({len(spec.steps)} steps, "
+               f"{len(spec.parameters)} parameters)")
 
 
 def demo(

@@ -193,7 +193,7 @@ class _Scheduler:
             with open(log, "a") as f:
                 f.write(f"--- attempt {attempt} ---\n")
         offset = log.stat().st_size if log.exists() else 0
-        mpath = Path(task["metrics_path"])
+        mpath = tdir / "metrics.jsonl"
         moffset = mpath.stat().st_size if mpath.exists() else 0
         proc = pool.start(task)
         self.running[step.name] = _Running(step, proc, task, time.monotonic(), attempt, key,

@@ -16,6 +16,7 @@ import sys
 import sysconfig
 import traceback
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,7 @@ def _log_metrics(values: dict[str, Any]) -> None:
             print(f"metric '{name}' is a {type(v).__name__}, not a number; not recorded")
 
 
-def _user_traceback(exc: BaseException) -> tuple[str, str | None]:
+def user_traceback(exc: BaseException) -> tuple[str, str | None]:
     """The traceback without kilnflow's own frames, and where in user code it happened."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not f.filename.startswith(_KILN_DIR)]
@@ -140,6 +141,21 @@ def _user_traceback(exc: BaseException) -> tuple[str, str | None]:
     text += "".join(traceback.format_list(frames))
     text += "".join(traceback.format_exception_only(type(exc), exc))
     return text, where
+
+
+def compute(task: dict[str, Any], load_values: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run a step's code on its input values and return its outputs by name. The local
+    engine and the Kubeflow executor both call this; only where values live differs."""
+    mod = None
+    if task["kind"] == "function":
+        mod = _load_module(task["function"])  # before inputs: their classes may live there
+    values = load_values()
+    if mod is not None:
+        return _call_function(task, mod, values)
+    if task["kind"] == "metrics":
+        _log_metrics(values)
+        return {}
+    return _run_cells(task, values)
 
 
 def run_task(task: dict[str, Any]) -> None:
@@ -156,27 +172,22 @@ def run_task(task: dict[str, Any]) -> None:
     ctx = context.StepContext(task["run_id"], task["step"], Path(task["metrics_path"]))
     context.set_current(ctx)
     store = FolderStore(task["store_root"])
-    try:
-        mod = None
-        if task["kind"] == "function":
-            mod = _load_module(task["function"])  # before inputs: their classes may live there
+
+    def load_values() -> dict[str, Any]:
         values: dict[str, Any] = dict(task["constants"])
         for name, ref in task["inputs"].items():
             values[name] = default_registry.load(ArtifactRef.from_dict(ref), store)
-        if mod is not None:
-            outputs = _call_function(task, mod, values)
-        elif task["kind"] == "metrics":
-            _log_metrics(values)
-            outputs = {}
-        else:
-            outputs = _run_cells(task, values)
+        return values
+
+    try:
+        outputs = compute(task, load_values)
         refs = {}
         for name, value in outputs.items():
             what = f"'{name}' of step '{task['step']}'"
             refs[name] = default_registry.save(value, store, what=what).to_dict()
         write_json_atomic(result_path, {"status": "succeeded", "outputs": refs})
     except BaseException as e:  # noqa: BLE001 - everything a step raises is reported
-        text, where = _user_traceback(e)
+        text, where = user_traceback(e)
         sys.stderr.write(text)
         sys.stderr.flush()
         message = "".join(traceback.format_exception_only(type(e), e)).strip()

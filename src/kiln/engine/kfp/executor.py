@@ -1,0 +1,81 @@
+"""Runs one step inside a KFP component: called by the program the compiler writes, through
+kfp's own executor (which has already turned the executor input into paths and values).
+
+Each output is a KFP artifact directory holding a small folder store and `ref.json` (codec,
+digest, type), so values cross steps exactly as they do on the local engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+from kiln.engine.kfp.compiler import METRICS_OUTPUT
+from kiln.engine.worker import compute, user_traceback
+from kiln.marshal.registry import ArtifactRef, default_registry
+from kiln.sdk import context
+from kiln.store.folder import FolderStore
+
+REF_FILE = "ref.json"
+
+
+def load_artifact(path: str) -> Any:
+    folder = Path(path)
+    ref = ArtifactRef.from_dict(json.loads((folder / REF_FILE).read_text()))
+    return default_registry.load(ref, FolderStore(folder / "store"))
+
+
+def save_artifact(value: Any, path: str, what: str) -> None:
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    ref = default_registry.save(value, FolderStore(folder / "store"), what=what)
+    (folder / REF_FILE).write_text(json.dumps(ref.to_dict()))
+
+
+def run_step(blob: str, args: dict[str, Any]) -> None:
+    task = json.loads(zlib.decompress(base64.b64decode(blob)))
+    if task.get("workdir") and os.path.isdir(task["workdir"]):
+        os.chdir(task["workdir"])  # kfp.local on the machine that compiled: files beside it
+        sys.path.insert(0, task["workdir"])
+    if task["function"]:
+        # The module's source travels inside the component; write it where import finds it.
+        folder = tempfile.mkdtemp(prefix="kiln-module-")
+        file = os.path.join(folder, task["function"]["file"])
+        Path(file).write_text(task["function"]["source"])
+        task["function"]["file"] = file
+    metrics_art = args.pop(METRICS_OUTPUT)
+    ctx = context.StepContext(os.environ.get("KFP_RUN_ID", "kfp"), task["step"])
+    context.set_current(ctx)
+    outs = {o: args.pop(o) for o in task["outputs"]}
+
+    def load_values() -> dict[str, Any]:
+        values: dict[str, Any] = dict(task["constants"])
+        for name, value in args.items():
+            values[name] = load_artifact(value.path) if hasattr(value, "path") else value
+        task["params"] = {p: values[p] for p in task["params"]}
+        return values
+
+    try:
+        try:
+            results = compute(task, load_values)
+        except BaseException as e:
+            text, _ = user_traceback(e)
+            sys.stderr.write(text)
+            raise
+        for name, art in outs.items():
+            save_artifact(results[name], art.path, f"'{name}' of step '{task['step']}'")
+        last: dict[str, float] = {}
+        for name, value, _step in ctx.metrics:
+            last[name] = value  # a KFP Metrics artifact holds scalars: the last of each series
+        for name, value in last.items():
+            metrics_art.log_metric(name, value)
+        Path(metrics_art.path).parent.mkdir(parents=True, exist_ok=True)
+        Path(metrics_art.path).write_text(json.dumps(last))
+    finally:
+        context.set_current(None)
