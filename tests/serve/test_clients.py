@@ -11,8 +11,9 @@ import numpy as np
 import tritonclient.http as triton
 
 import kiln
+from tests.conftest import tool_python
 
-from .conftest import http, tool_python, v2_body
+from .conftest import http, v2_body
 
 KSERVE_PINS = ["kserve==0.21.0"]
 

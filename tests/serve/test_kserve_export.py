@@ -12,9 +12,8 @@ import joblib
 import yaml
 
 import kiln
-from tests.conftest import run_cli
+from tests.conftest import run_cli, tool_python
 
-from .conftest import tool_python
 from .test_clients import KSERVE_PINS
 
 CHECK = textwrap.dedent('''

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli
 
-from .conftest import free_port, http, v2_body
+from .conftest import http, v2_body
 
 ROW = np.asarray([[5.1, 3.5, 1.4, 0.2]])
 
