@@ -282,3 +282,17 @@ def test_ctrl_c_cancels_the_run_and_ends_the_step_processes(pipes, kiln_home, tm
     assert run.steps["sleeper"] == "cancelled"
     ps = subprocess.run(["pgrep", "-f", "kiln-sleeper"], capture_output=True, text=True)
     assert ps.stdout.strip() == ""
+
+
+def test_installed_libraries_a_pipeline_imports_are_preloaded_but_not_local_modules(notebook, tmp_path):
+    from kiln.engine.warm import imported_libraries
+
+    (tmp_path / "helpers.py").write_text("X = 1\n")
+    nb = notebook([
+        (["imports"], "import helpers\nfrom sklearn.linear_model import LogisticRegression\nimport kiln"),
+        (["step:a"], "import json\na = helpers.X"),
+        (["step:b", "prev:a"], "from numpy import linalg\nb = a"),
+    ])
+    names = imported_libraries(kiln.compile(nb))
+    assert "sklearn.linear_model" in names and "numpy" in names
+    assert "helpers" not in names and "kiln" not in names and "json" not in names

@@ -21,6 +21,7 @@ from kiln.catalog.db import Catalog
 from kiln.engine import pool
 from kiln.engine.cache import cache_key
 from kiln.engine.progress import Observer
+from kiln.engine.warm import imported_libraries
 from kiln.home import Home
 from kiln.marshal.registry import ArtifactRef
 from kiln.sdk.context import read_metrics_file
@@ -62,6 +63,7 @@ class LocalEngine:
 
     def run(self, spec: PipelineSpec, params: dict[str, Any], options: RunOptions) -> str:
         values = resolve(spec, params)
+        pool.warm(imported_libraries(spec))
         order = order_steps(spec)
         ptypes = {p.name: p.type for p in spec.parameters}
         run_id, task_ids = records.create_run(

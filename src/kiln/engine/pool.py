@@ -14,13 +14,22 @@ from typing import Any
 _PRELOAD = ["kiln.engine.worker", "numpy", "pandas", "pyarrow.parquet"]
 
 _ctx: multiprocessing.context.ForkServerContext | None = None
+_extra: list[str] = []
+
+
+def warm(modules: list[str]) -> None:
+    """Also preload these (the libraries a pipeline's steps import, e.g. sklearn), so each
+    step does not pay their import again. Only before the first step of this process: there
+    is one fork server per process and its preload is fixed when it starts."""
+    if _ctx is None:
+        _extra.extend(m for m in modules if m not in _extra and m not in _PRELOAD)
 
 
 def context() -> multiprocessing.context.ForkServerContext:
     global _ctx
     if _ctx is None:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)
+        ctx.set_forkserver_preload(_PRELOAD + _extra)
         _ctx = ctx
     return _ctx
 
