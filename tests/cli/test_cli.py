@@ -95,6 +95,8 @@ def test_demo_runs_and_says_where_to_look():
     r = run_cli("demo", "-q")
     assert r.returncode == 0, r.stderr
     assert "accuracy=" in r.stdout and "kiln runs show" in r.stdout
+    assert "served the model" in r.stdout and "same as calling it directly" in r.stdout
+    assert "tuned: best roc_auc" in r.stdout and "kiln tune show" in r.stdout
 
 
 def test_help_does_not_import_the_heavy_parts():

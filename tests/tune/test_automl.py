@@ -91,3 +91,21 @@ def test_bad_input(iris_csv: Path, tmp_path: Path) -> None:
     (tmp_path / "broken.parquet").write_text("not parquet")
     r = run_cli("automl", str(tmp_path / "broken.parquet"), "--target", "y")
     assert r.returncode == 2 and "cannot read broken.parquet" in r.stderr
+
+
+def test_the_notebook_writes_only_what_differs_from_the_defaults(tmp_path: Path) -> None:
+    """XGBoost's estimators carry non-literal defaults (callbacks=[], missing=nan)."""
+    xgboost = pytest.importorskip("xgboost")
+    from kiln.tune.automl import write_notebook
+
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"a": range(40), "b": [i % 3 for i in range(40)],
+                  "y": [i * 0.5 for i in range(40)]}).to_csv(data, index=False)
+    model = xgboost.XGBRegressor(n_estimators=5, max_leaves=4, tree_method="hist")
+    nb = write_notebook(tmp_path / "x.ipynb", data=data, target="y", task="regression",
+                        metric="rmse", model=model, seed=0)
+    source = "\n".join(c.source for c in nbformat.read(nb, as_version=4).cells)
+    assert "XGBRegressor(**{'max_leaves': 4, 'n_estimators': 5, 'tree_method': 'hist'})" in source
+    run = kiln.run(nb, progress=False)
+    assert run.status == "succeeded", run.error
+    assert run.metrics["rmse"] > 0

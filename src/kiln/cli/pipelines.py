@@ -120,13 +120,33 @@ def compile_(
 def demo(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't stream step logs."),
 ) -> None:
-    """Run the demo pipeline (a DataFrame and a trained model passed between steps), then
-    serve the trained model over the V2 inference protocol and ask it for predictions."""
+    """Run the demo pipeline (a DataFrame and a trained model passed between steps), serve
+    the trained model over the V2 inference protocol and ask it for predictions, then tune
+    it with a small study whose trials are pipeline runs."""
     from kiln.demo import pipeline as demo_pipeline
 
     run(target=f"{demo_pipeline.__file__}:churn", param=[], parallelism=0, no_cache=False,
         experiment="", quiet=quiet)
     _demo_serve()
+    _demo_tune(f"{demo_pipeline.__file__}:churn")
+
+
+def _demo_tune(target: str) -> None:
+    """A small study: every trial a run; `featurize` and `load_data` come from the cache."""
+    from rich.console import Console
+
+    from kiln.tune.api import tune
+    from kiln.tune.progress import LiveStudyObserver, PlainStudyObserver
+
+    console = Console(highlight=False)
+    observer = (LiveStudyObserver if console.is_terminal else PlainStudyObserver)(console)
+    study = tune(target, space={"max_depth": (3, 12), "n_estimators": (20, 150)},
+                 objective="roc_auc", trials=6, parallel=2, algorithm="tpe", seed=0,
+                 observer=observer)
+    best = study.best
+    if best is not None:
+        typer.echo(f"tuned: best roc_auc {best.value:.4f} with {best.params} (run {best.run_id}); "
+                   f"see `kiln tune show {study.name}`")
 
 
 def _demo_serve() -> None:

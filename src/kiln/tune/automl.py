@@ -340,7 +340,7 @@ def write_notebook(path: Path, *, data: Path, target: str, task: str, metric: st
     import nbformat
 
     cls = type(model)
-    params = {k: v for k, v in model.get_params(deep=False).items()}
+    params = _non_default_params(model)
     reader = "read_parquet" if data.suffix.lower() in (".parquet", ".pq") else "read_csv"
     score = {"accuracy": "accuracy_score(y_test, model.predict(x_test))",
              "f1": "f1_score(y_test, model.predict(x_test))",
@@ -420,14 +420,46 @@ def _public_module(cls: type) -> str:
     return cls.__module__
 
 
+def _non_default_params(model: Any) -> dict[str, Any]:
+    """The constructor arguments that differ from the class's defaults (what FLAML chose)."""
+    try:
+        defaults = type(model)().get_params(deep=False)
+    except Exception:  # a class that needs arguments: write them all
+        defaults = {}
+    out = {}
+    for k, v in model.get_params(deep=False).items():
+        d = defaults.get(k, object())
+        same = v is d or (_is_nan(v) and _is_nan(d))
+        try:
+            same = same or bool(v == d)
+        except Exception:  # arrays and other values without a plain ==
+            pass
+        if not same:
+            out[k] = v
+    return out
+
+
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float) and v != v
+
+
 def _literal(params: dict[str, Any]) -> str:
-    items = []
-    for k, v in sorted(params.items()):
-        v = _plain(v)
-        if not isinstance(v, (int, float, str, bool, type(None))):
-            raise SpecError(f"cannot write parameter {k}={v!r} of the best model into a notebook")
-        items.append(f"{k!r}: {v!r}")
-    return "{" + ", ".join(items) + "}"
+    return "{" + ", ".join(f"{k!r}: {_value(v, k)}" for k, v in sorted(params.items())) + "}"
+
+
+def _value(v: Any, name: str) -> str:
+    v = _plain(v)
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return f"float({str(v)!r})"
+    if isinstance(v, (int, float, str, bool, type(None))):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        inner = ", ".join(_value(x, name) for x in v)
+        return f"[{inner}]" if isinstance(v, list) else f"({inner}{',' if len(v) == 1 else ''})"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k!r}: {_value(x, name)}" for k, x in v.items()) + "}"
+    raise SpecError(f"cannot write parameter {name}={v!r} of the best model into a notebook",
+                    hint="it is not a plain value; rebuild the model by hand")
 
 
 def _slug(text: str) -> str:
