@@ -73,6 +73,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           text=True, cwd=cwd, env=full_env, timeout=timeout)
 
 
+def sigint_as_terminal() -> None:
+    """preexec_fn for a CLI started to receive Ctrl-C: a shell starts background jobs with
+    SIGINT ignored, children inherit that, and Python then never raises KeyboardInterrupt."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 KALE_VERSION = "2.3.0"
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import kiln
 from kiln.errors import ParameterError, PipelineDefinitionError, TargetError
+from tests.conftest import sigint_as_terminal
 
 PIPES = '''
 import os
@@ -263,7 +264,7 @@ def test_ctrl_c_cancels_the_run_and_ends_the_step_processes(pipes, kiln_home, tm
     env = {**os.environ, "KILN_HOME": str(kiln_home)}
     proc = subprocess.Popen([sys.executable, "-m", "kiln.cli", "run", f"{path}:sleepy"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=sigint_as_terminal)
     deadline = time.monotonic() + 60
     log = None
     while time.monotonic() < deadline:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from tests.conftest import free_port, run_cli
+from tests.conftest import free_port, run_cli, sigint_as_terminal
 
 from .conftest import http, v2_body
 
@@ -116,7 +116,7 @@ def test_foreground_server_stops_cleanly_on_ctrl_c(models) -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kiln.cli", "serve", str(models["c2"]),
                              "--name", "iris", "--port", str(port)],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_as_terminal)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -13,7 +13,7 @@ from pathlib import Path
 import kiln
 from kiln.catalog import studies
 from kiln.runtime import Runtime
-from tests.conftest import run_cli
+from tests.conftest import run_cli, sigint_as_terminal
 from tests.tune.test_space_and_config import KALE_META
 
 # An XGBoost-shaped Kale notebook (ETA, OBJECTIVE) whose katib_metadata is the one Kale's
@@ -146,7 +146,7 @@ def test_resuming_a_study_that_is_still_running_is_refused(bowl, tmp_path) -> No
     proc = subprocess.Popen([sys.executable, "-m", "kiln.cli", "tune", bowl, "--space", str(space),
                              "-m", "loss", "-n", "20", "-j", "1", "-p", "pause=0.2", "--name", "busy"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=sigint_as_terminal)
     cat = Runtime.open().catalog
     try:
         _wait_for(lambda: any(s.name == "busy" and s.trials for s in studies.list_studies(cat)))
