@@ -152,3 +152,69 @@ def test_compile_bad_target(tmp_path: Path) -> None:
     path.write_text(MODULE)
     r = run_cli("compile", f"{path}:numbers", "--target", "argo")
     assert r.returncode == 2 and "unknown compile target 'argo'" in r.stderr
+
+
+def _http_server(status: int):
+    """A real HTTP server on loopback that answers every request with `status`."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        seen: list[str] = []
+
+        def do_GET(self):  # noqa: N802
+            Handler.seen.append(f"{self.path} {self.headers.get('Authorization')}")
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": "no"}')
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, Handler.seen
+
+
+def test_submit_bad_hosts_are_clear_errors_and_upload_nothing(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    path = tmp_path / "numpipe.py"
+    path.write_text(MODULE)
+    target = f"{path}:numbers"
+    r = run_cli("submit", target, "--host", f"http://127.0.0.1:{free_port()}")
+    assert r.returncode == 2 and "cannot reach Kubeflow Pipelines at http://127.0.0.1:" in r.stderr
+    assert "port-forward" in r.stderr
+    server, seen = _http_server(401)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        r = run_cli("submit", target, "--host", url, "--token", "t0k")
+        assert r.returncode == 2 and "refused the request (401" in r.stderr
+        assert "not authorised" in r.stderr and "--token" in r.stderr
+        assert seen == ["/apis/v2beta1/healthz Bearer t0k"]  # asked once; uploaded nothing
+    finally:
+        server.shutdown()
+        server.server_close()
+    server, seen = _http_server(404)
+    try:
+        r = run_cli("submit", target, "--host", f"http://127.0.0.1:{server.server_address[1]}")
+        assert r.returncode == 2 and "is it a Kubeflow Pipelines v2 API server?" in r.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    r = run_cli("submit", target, "--host", "localhost:8888")
+    assert r.returncode == 2 and "not an http(s) URL" in r.stderr
+    r = run_cli("submit", target, "--host", "http://x", "--recurring", "every hour")
+    assert r.returncode == 2 and "not a cron expression" in r.stderr
+    r = run_cli("submit", target, "--host", "http://x", "-p", "nope=1")
+    assert r.returncode == 2 and "unknown parameter 'nope'" in r.stderr
+
+
+def test_cron_gets_kfps_seconds_field() -> None:
+    from kiln.engine.kfp.submit import kfp_cron
+
+    assert kfp_cron("0 * * * *") == "0 0 * * * *"
+    assert kfp_cron("30 0 * * * *") == "30 0 * * * *"

@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("compile")(compile_)
     app.command("demo")(demo)
+    app.command("submit")(submit)
 
 
 def run(
@@ -115,6 +116,35 @@ def compile_(
         tmp.write_text(text)
     typer.echo(f"wrote {output}: {what} ({len(spec.steps)} steps, "
                f"{len(spec.parameters)} parameters)")
+
+
+def submit(
+    target: str = typer.Argument(..., help=_TARGET_HELP),
+    host: str = typer.Option(..., "--host", help="The Kubeflow Pipelines API, e.g. "
+                                                 "http://localhost:8888."),
+    experiment: str = typer.Option(None, "--experiment", "-e",
+                                   help="KFP experiment (default: the pipeline's)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE, repeatable."),
+    token: str = typer.Option(None, "--token", help="Bearer token (default: "
+                                                    "$KF_PIPELINES_TOKEN)."),
+    recurring: str = typer.Option(None, "--recurring",
+                                  help="Create a recurring run on this cron schedule."),
+    image: str = typer.Option(None, "--image", help="Container image for the steps."),
+) -> None:
+    """Upload the pipeline to Kubeflow Pipelines as a new version and start a run."""
+    from kiln.engine.api import compile as compile_spec
+    from kiln.engine.kfp.submit import submit as submit_spec
+    from kiln.spec.params import parse_assignments
+
+    spec = compile_spec(target)
+    out = submit_spec(spec, host=host, params=parse_assignments(param), experiment=experiment,
+                      token=token, recurring=recurring, image=image)
+    if out.recurring_run_id:
+        typer.echo(f"recurring run {out.recurring_run_id} ({recurring}) of pipeline "
+                   f"{out.pipeline_id} version {out.version_id}")
+    else:
+        typer.echo(f"run {out.run_id} of pipeline {out.pipeline_id} version {out.version_id}: "
+                   f"{out.url}")
 
 
 def demo(

@@ -22,18 +22,13 @@ CONTAINER = "trial"
 PACKAGE_DIR = "/kiln"
 
 
-def _dns(name: str, limit: int = 63) -> str:
-    return (re.sub(r"[^a-z0-9-]+", "-", name.lower().replace("_", "-")).strip("-")
-            or "pipeline")[:limit].rstrip("-")
-
-
 def experiment(spec: PipelineSpec, config: Any, *, image: str | None = None,
                name: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
     """[ConfigMap, Experiment] for `spec` tuned as `config` (a StudyConfig)."""
-    from kiln.engine.kfp.compiler import DEFAULT_IMAGE, compile_kfp, dump
+    from kiln.engine.kfp.compiler import DEFAULT_IMAGE, compile_kfp, dns_name, dump
 
     package = dump(compile_kfp(spec, image=image))
-    exp_name = _dns(name or spec.name)
+    exp_name = dns_name(name or spec.name)[:63].rstrip("-")
     cm_name = f"{exp_name}-pipeline"[:63]
     meta: dict[str, Any] = {"name": exp_name,
                             "labels": {"app.kubernetes.io/created-by": "kilnflow"}}

@@ -57,7 +57,8 @@ def {fn}({signature}):
 '''
 
 
-def _dns(name: str) -> str:
+def dns_name(name: str) -> str:
+    """A Kubernetes-style name: lower case, digits and dashes."""
     return re.sub(r"[^a-z0-9-]+", "-", name.lower().replace("_", "-")).strip("-") or "step"
 
 
@@ -71,7 +72,7 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
     modules: dict[str, str] = {}  # file -> source, read once for all steps of a module
     for name in order:
         step = spec.step(name)
-        comp, exec_label = f"comp-{_dns(name)}", f"exec-{_dns(name)}"
+        comp, exec_label = f"comp-{dns_name(name)}", f"exec-{dns_name(name)}"
         params, artifacts, sig = _inputs(spec, step)
         outputs = {o: {"artifactType": _ARTIFACT} for o in step.outputs}
         outputs[METRICS_OUTPUT] = {"artifactType": _METRICS}
@@ -131,7 +132,7 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
     package: dict[str, Any] = {
         "components": components,
         "deploymentSpec": {"executors": executors},
-        "pipelineInfo": {"name": _dns(spec.name)},
+        "pipelineInfo": {"name": dns_name(spec.name)},
         "root": root,
         "schemaVersion": "2.1.0",
         "sdkVersion": f"kfp-{KFP_VERSION}",
@@ -224,7 +225,7 @@ def _platform(spec: PipelineSpec, order: list[str]) -> dict[str, Any]:
         if step.annotations:
             conf.setdefault("podMetadata", {})["annotations"] = dict(step.annotations)
         if conf:
-            execs[f"exec-{_dns(name)}"] = conf
+            execs[f"exec-{dns_name(name)}"] = conf
     return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": execs}}}} if execs \
         else {}
 
