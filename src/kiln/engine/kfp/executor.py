@@ -43,12 +43,16 @@ def run_step(blob: str, args: dict[str, Any]) -> None:
     if task.get("workdir") and os.path.isdir(task["workdir"]):
         os.chdir(task["workdir"])  # kfp.local on the machine that compiled: files beside it
         sys.path.insert(0, task["workdir"])
-    if task["function"]:
-        # The module's source travels inside the component; write it where import finds it.
-        folder = tempfile.mkdtemp(prefix="kiln-module-")
-        file = os.path.join(folder, task["function"]["file"])
-        Path(file).write_text(task["function"]["source"])
-        task["function"]["file"] = file
+    with tempfile.TemporaryDirectory(prefix="kiln-module-") as folder:
+        if task["function"]:
+            # The module's source travels inside the component; write it where import finds it.
+            file = os.path.join(folder, task["function"]["file"])
+            Path(file).write_text(task["function"]["source"])
+            task["function"]["file"] = file
+        _run(task, args)
+
+
+def _run(task: dict[str, Any], args: dict[str, Any]) -> None:
     metrics_art = args.pop(METRICS_OUTPUT)
     ctx = context.StepContext(os.environ.get("KFP_RUN_ID", "kfp"), task["step"])
     context.set_current(ctx)
