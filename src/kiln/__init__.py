@@ -32,7 +32,15 @@ from kiln.errors import (
     UserError,
 )
 from kiln.marshal import Codec, register_codec
-from kiln.sdk import Pipeline, StepFunction, log_metric, pipeline, report, step
+from kiln.sdk import (
+    Pipeline,
+    PyTorchDistributed,
+    StepFunction,
+    log_metric,
+    pipeline,
+    report,
+    step,
+)
 from kiln.serving.api import Service, serve
 from kiln.spec import PipelineSpec
 from kiln.tune.api import Study, automl, get_study, tune
@@ -48,6 +56,7 @@ __all__ = [
     "Pipeline",
     "PipelineDefinitionError",
     "PipelineSpec",
+    "PyTorchDistributed",
     "RequestError",
     "Run",
     "Service",

@@ -43,6 +43,11 @@ class _Running:
     log_offset: int = 0
     partial: str = ""
     metrics_offset: int = 0
+    peers: list[BaseProcess] = field(default_factory=list)  # ranks 1.. of a distributed step
+
+    @property
+    def processes(self) -> list[BaseProcess]:
+        return [self.process, *self.peers]
 
 
 @dataclass
@@ -197,29 +202,68 @@ class _Scheduler:
         offset = log.stat().st_size if log.exists() else 0
         mpath = tdir / "metrics.jsonl"
         moffset = mpath.stat().st_size if mpath.exists() else 0
+        peer_tasks = self._distributed(step, task, tdir)
         proc = pool.start(task)
+        peers = [pool.start(t) for t in peer_tasks]
         self.running[step.name] = _Running(step, proc, task, time.monotonic(), attempt, key,
-                                           inputs, log_offset=offset, metrics_offset=moffset)
+                                           inputs, log_offset=offset, metrics_offset=moffset,
+                                           peers=peers)
         self.state[step.name] = "running"
         records.set_task(self.e.catalog, self.task_ids[step.name], status="running",
                          started_at=records.now(), attempts=attempt, log_path=str(log))
         self.e.observer.state(step.name, "running" if attempt == 1 else "retrying",
                               "" if attempt == 1 else f"attempt {attempt}")
 
+    def _distributed(self, step: StepSpec, task: dict[str, Any],
+                     tdir: Path) -> list[dict[str, Any]]:
+        """For a distributed step: rank 0's environment in `task`, and the other ranks' tasks
+        (own log, result and metrics files; their outputs are not kept)."""
+        world = int((step.distributed or {}).get("workers", 1))
+        if world <= 1 and not step.distributed:
+            return []
+        import socket
+
+        with socket.socket() as sock:  # a free port for the rendezvous on loopback
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        shared = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                  "WORLD_SIZE": str(world), "LOCAL_WORLD_SIZE": str(world)}
+        task["env"] = {**task["env"], **shared, "RANK": "0", "LOCAL_RANK": "0"}
+        peers = []
+        for rank in range(1, world):
+            for suffix in ("log.txt", "result.json", "metrics.jsonl"):
+                (tdir / f"rank{rank}.{suffix}").unlink(missing_ok=True)
+            peers.append({**task, "rank": rank,
+                          "env": {**task["env"], "RANK": str(rank), "LOCAL_RANK": str(rank)},
+                          "log_path": str(tdir / f"rank{rank}.log.txt"),
+                          "result_path": str(tdir / f"rank{rank}.result.json"),
+                          "metrics_path": str(tdir / f"rank{rank}.metrics.jsonl")})
+        return peers
+
     def _wait(self) -> None:
         deadlines = [r.started + r.step.timeout for r in self.running.values() if r.step.timeout]
         timeout = 0.1  # log lines stream at least this often
         if deadlines:
             timeout = max(0.0, min(timeout, min(deadlines) - time.monotonic()))
-        ready = wait([r.process.sentinel for r in self.running.values()], timeout=timeout)
+        ready = wait([p.sentinel for r in self.running.values() for p in r.processes],
+                     timeout=timeout)
         for r in list(self.running.values()):
             self._tail(r)
             self._tail_metrics(r)
-            if r.process.sentinel in ready:
-                r.process.join()
-                self._finished(r)
+            procs = r.processes
+            if any(p.sentinel in ready for p in procs):
+                alive = [p for p in procs if p.is_alive()]
+                crashed = any(p.exitcode not in (0, None) for p in procs if not p.is_alive())
+                if alive and crashed:
+                    for p in alive:  # the other ranks would wait in a collective forever
+                        _stop(p)
+                if not alive or crashed:
+                    for p in procs:
+                        p.join()
+                    self._finished(r)
             elif r.step.timeout and time.monotonic() - r.started > r.step.timeout:
-                _stop(r.process)
+                for p in procs:
+                    _stop(p)
                 self._tail(r)
                 self._finished(r, timed_out=True)
 
@@ -232,6 +276,10 @@ class _Scheduler:
         if result_path.exists() and not timed_out:
             result = json.loads(result_path.read_text())
         metrics = read_metrics_file(Path(r.task["metrics_path"]))
+        peer_error = self._peer_error(r)
+        if peer_error and (not result or result.get("status") == "succeeded"):
+            # rank 0 finished, or was stopped because another rank failed: report that rank
+            result = {"status": "failed", "error": peer_error}
         if result.get("status") == "succeeded":
             outs = {k: ArtifactRef.from_dict(v) for k, v in result["outputs"].items()}
             self.outputs[r.step.name] = outs
@@ -264,6 +312,20 @@ class _Scheduler:
                 records.set_task(self.e.catalog, self.task_ids[d], status="skipped",
                                  error=f"upstream step '{r.step.name}' failed")
                 self.e.observer.state(d, "skipped")
+
+    def _peer_error(self, r: _Running) -> str | None:
+        """The first failure among ranks 1.. of a distributed step, as `rank N: error`."""
+        for rank, p in enumerate(r.peers, start=1):
+            if p.exitcode == 0:
+                continue
+            path = Path(r.task["result_path"]).with_name(f"rank{rank}.result.json")
+            try:
+                res = json.loads(path.read_text())
+                why = res.get("error") or _exit_reason(p.exitcode)
+            except (OSError, ValueError):
+                why = _exit_reason(p.exitcode)
+            return f"rank {rank}: {why}"
+        return None
 
     def _tail(self, r: _Running) -> None:
         """Pass new complete log lines of a running step to the observer."""
@@ -307,7 +369,8 @@ class _Scheduler:
 
     def _cancel(self, reason: str = "cancelled by the user") -> None:
         for r in list(self.running.values()):
-            _stop(r.process)
+            for p in r.processes:
+                _stop(p)
         self.running.clear()
         records.finish_run(self.e.catalog, self.run_id, "cancelled", reason)
 

@@ -181,6 +181,8 @@ def run_task(task: dict[str, Any]) -> None:
 
     try:
         outputs = compute(task, load_values)
+        if task.get("rank", 0):
+            outputs = {}  # a distributed step keeps rank 0's outputs only
         refs = {}
         for name, value in outputs.items():
             what = f"'{name}' of step '{task['step']}'"

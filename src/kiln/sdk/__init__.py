@@ -2,5 +2,7 @@
 
 from kiln.sdk.context import log_metric, report
 from kiln.sdk.decorators import Pipeline, StepFunction, pipeline, step
+from kiln.sdk.distributed import PyTorchDistributed
 
-__all__ = ["Pipeline", "StepFunction", "log_metric", "pipeline", "report", "step"]
+__all__ = ["Pipeline", "PyTorchDistributed", "StepFunction", "log_metric", "pipeline", "report",
+           "step"]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from kiln.errors import PipelineDefinitionError
+from kiln.sdk.distributed import PyTorchDistributed
 
 if TYPE_CHECKING:
     from kiln.engine.result import Run
@@ -51,7 +52,8 @@ class StepFunction:
 
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retries: int = 0,
                  timeout: float | None = None, resources: dict[str, Any] | None = None,
-                 cache: bool = True, outputs: tuple[str, ...] | None = None) -> None:
+                 cache: bool = True, outputs: tuple[str, ...] | None = None,
+                 distributed: PyTorchDistributed | None = None) -> None:
         if not callable(fn):
             raise PipelineDefinitionError(f"@kiln.step needs a function, got {fn!r}")
         if retries < 0:
@@ -66,6 +68,10 @@ class StepFunction:
         self.resources = dict(resources or {})
         self.cache = cache
         self.outputs = _output_names(fn, outputs)
+        if distributed is not None and not isinstance(distributed, PyTorchDistributed):
+            raise PipelineDefinitionError("distributed= takes kiln.PyTorchDistributed(workers=N)",
+                                          where=_where(fn))
+        self.distributed = distributed
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -87,15 +93,17 @@ def step(fn: F, /) -> StepFunction: ...
 @overload
 def step(*, name: str | None = None, retries: int = 0, timeout: float | None = None,
          resources: dict[str, Any] | None = None, cache: bool = True,
-         outputs: tuple[str, ...] | None = None) -> Callable[[F], StepFunction]: ...
+         outputs: tuple[str, ...] | None = None,
+         distributed: PyTorchDistributed | None = None) -> Callable[[F], StepFunction]: ...
 
 
 def step(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, retries: int = 0,
          timeout: float | None = None, resources: dict[str, Any] | None = None,
-         cache: bool = True, outputs: tuple[str, ...] | None = None) -> Any:
+         cache: bool = True, outputs: tuple[str, ...] | None = None,
+         distributed: PyTorchDistributed | None = None) -> Any:
     """Mark a function as a pipeline step; works bare (`@step`) or with options."""
     opts = dict(name=name, retries=retries, timeout=timeout, resources=resources, cache=cache,
-                outputs=outputs)
+                outputs=outputs, distributed=distributed)
     if fn is not None:
         return StepFunction(fn, **opts)  # type: ignore[arg-type]
     return lambda f: StepFunction(f, **opts)  # type: ignore[arg-type]

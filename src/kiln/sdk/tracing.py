@@ -61,7 +61,8 @@ class _Tracer:
         self.steps.append(StepSpec(
             name=name, kind="function", inputs=inputs, outputs=list(sf.outputs),
             function=_function_ref(sf), retries=sf.retries, timeout=sf.timeout,
-            resources=dict(sf.resources), cache=sf.cache))
+            resources=dict(sf.resources), cache=sf.cache,
+            distributed=sf.distributed.to_spec() if sf.distributed else None))
         refs = tuple(OutputRef(name, o) for o in sf.outputs)
         if len(refs) == 1:
             return refs[0]

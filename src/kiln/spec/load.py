@@ -150,9 +150,24 @@ def _step(r: _Reader, raw: Any, path: str) -> StepSpec:
         retries=r.get(s, "retries", path, int, 0),
         timeout=float(timeout) if timeout is not None else None,
         resources=r.get(s, "resources", path, dict, {}),
+        distributed=_distributed(r.get(s, "distributed", path, (dict, type(None)), None),
+                                 f"{path}.distributed"),
         limits=r.get(s, "limits", path, dict, {}),
         labels=r.get(s, "labels", path, dict, {}),
         annotations=r.get(s, "annotations", path, dict, {}),
         cache=r.get(s, "cache", path, bool, True),
         image=r.get(s, "image", path, (str, type(None)), None),
     )
+
+
+def _distributed(d: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    workers = d.get("workers")
+    if d.get("framework") != "pytorch":
+        raise SpecError(f"distributed framework {d.get('framework')!r} is not supported",
+                        where=where, hint="use pytorch")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise SpecError(f"distributed workers must be a whole number >= 1, got {workers!r}",
+                        where=f"{where}.workers")
+    return {"framework": "pytorch", "workers": workers}

@@ -76,6 +76,9 @@ class StepSpec:
     annotations: dict[str, str] = field(default_factory=dict)
     cache: bool = True
     image: str | None = None
+    # {"framework": "pytorch", "workers": N}: N processes with torch.distributed; rank 0's
+    # outputs are kept (locally: processes; on Kubeflow: a PyTorchJob)
+    distributed: dict[str, Any] | None = None
 
     def upstream(self) -> list[str]:
         """Every step this one must wait for: data inputs and explicit `after` edges."""

@@ -72,6 +72,12 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
     modules: dict[str, str] = {}  # file -> source, read once for all steps of a module
     for name in order:
         step = spec.step(name)
+        if step.distributed and step.distributed.get("workers", 1) > 1:
+            raise SpecError(f"step '{name}' is distributed ({step.distributed['workers']} "
+                            "PyTorch workers); compiling it to a PyTorchJob is not supported "
+                            "yet", where=f"steps.{name}.distributed",
+                            hint="run it with `kiln run` on this machine, or compile without "
+                                 "distributed= for a single-process step")
         comp, exec_label = f"comp-{dns_name(name)}", f"exec-{dns_name(name)}"
         params, artifacts, sig = _inputs(spec, step)
         outputs = {o: {"artifactType": _ARTIFACT} for o in step.outputs}
