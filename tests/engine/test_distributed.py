@@ -96,3 +96,30 @@ def test_kfp_compile_says_distributed_steps_are_not_supported_yet(tmp_path):
     assert r.returncode == 2
     assert "step 'train' is distributed (2 PyTorch workers)" in r.stderr
     assert "not supported yet" in r.stderr
+
+
+def test_a_notebook_step_tagged_distributed_runs_on_two_ranks(notebook):
+    nb = notebook([
+        (["imports"], "import os\nimport torch\nimport torch.distributed as dist"),
+        (["pipeline-parameters"], "SCALE = 3"),
+        (["step:reduce", "distributed:pytorch:2"], """\
+            dist.init_process_group("gloo")
+            t = torch.tensor([float(dist.get_rank() + 1) * SCALE])
+            dist.all_reduce(t)
+            total = float(t.item())
+            world = dist.get_world_size()
+            dist.destroy_process_group()
+        """),
+        (["pipeline-metrics"], "print(total)\nprint(world)"),
+    ])
+    run = kiln.run(nb, progress=False)
+    assert run.status == "succeeded", run.error
+    assert run.metrics == {"total": 9.0, "world": 2.0}  # (1 + 2) * 3 summed over both ranks
+
+
+def test_bad_distributed_tag(notebook):
+    from kiln.errors import NotebookError
+
+    nb = notebook([(["step:a", "distributed:mpi:2"], "a = 1")])
+    with pytest.raises(NotebookError, match="use distributed:pytorch:N"):
+        kiln.compile(nb)

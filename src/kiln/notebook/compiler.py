@@ -196,6 +196,8 @@ def _merge_tags(step: _Step, tags: CellTags, steps: dict[str, _Step], where: str
         t.cache = tags.cache
     if tags.image:
         t.image = tags.image
+    if tags.distributed:
+        t.distributed = tags.distributed
 
 
 def _at(cell: Cell, line: int) -> str:
@@ -394,6 +396,7 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
             name=name, kind="cells", inputs=inputs, cells=st.cells, after=list(st.prev),
             limits=dict(t.limits), labels=dict(t.labels), annotations=dict(t.annotations),
             cache=t.cache if t.cache is not None else True, image=t.image,
+            distributed=dict(t.distributed) if t.distributed else None,
             resources={"secrets": t.secrets} if t.secrets else {})
     if metric_names:
         everyone = set(sections.steps)

@@ -32,11 +32,14 @@ IMAGE = re.compile(r"^image:(?P<value>.+)$")
 SECRET = re.compile(r"^secret:(?P<name>[a-z0-9]([-a-z0-9.]*[a-z0-9])?):(?P<key>[-._a-zA-Z0-9]+)"
                     r":(?P<env>[A-Za-z_][A-Za-z0-9_]*)$")
 REPORT = re.compile(r"^report:(enabled|disabled)$")
+# kilnflow's own: run the step as N torch.distributed processes (@step(distributed=...))
+DISTRIBUTED = re.compile(r"^distributed:(?P<framework>[a-z]+):(?P<workers>[0-9]+)$")
 NOTEBOOK = re.compile(rf"^notebook:({_NAME})?$")
 
 KNOWN = ("skip, imports, functions, pipeline-parameters, pipeline-metrics, step:NAME, "
          "block:NAME, prev:NAME, limit:KEY:VALUE, label:KEY:VALUE, annotation:KEY:VALUE, "
-         "cache:enabled|disabled, image:IMAGE, secret:NAME:KEY:ENV, report:enabled|disabled")
+         "cache:enabled|disabled, image:IMAGE, secret:NAME:KEY:ENV, report:enabled|disabled, "
+         "distributed:pytorch:N")
 
 
 @dataclass
@@ -50,11 +53,12 @@ class CellTags:
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     cache: bool | None = None
     image: str | None = None
+    distributed: dict[str, object] | None = None
 
     @property
     def has_step_options(self) -> bool:
         return bool(self.prev or self.limits or self.labels or self.annotations or self.secrets
-                    or self.cache is not None or self.image)
+                    or self.cache is not None or self.image or self.distributed)
 
 
 def parse_tags(tags: object, *, where: str) -> CellTags:
@@ -84,6 +88,12 @@ def parse_tags(tags: object, *, where: str) -> CellTags:
             out.image = m.group("value")
         elif m := SECRET.match(t):
             out.secrets[m.group("env")] = {"name": m.group("name"), "key": m.group("key")}
+        elif m := DISTRIBUTED.match(t):
+            workers = int(m.group("workers"))
+            if m.group("framework") != "pytorch" or workers < 1:
+                raise NotebookError(f"tag '{t}': use distributed:pytorch:N with N >= 1",
+                                    where=where)
+            out.distributed = {"framework": "pytorch", "workers": workers}
         elif REPORT.match(t):
             pass  # Kale's HTML report of a step's notebook: nothing to do locally
         elif NOTEBOOK.match(t):
