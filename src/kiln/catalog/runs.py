@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from kiln.catalog.db import Catalog
+from kiln.catalog.refs import resolve_ref
 from kiln.catalog.schema import Artifact, Event, Experiment, Metric, Run, RunParam, Task
 from kiln.errors import NotFoundError
 from kiln.marshal.registry import ArtifactRef
@@ -232,20 +233,9 @@ def _events(s: Session, task_id: int, kind: str) -> dict[str, ArtifactRef]:
 
 def resolve_run_id(cat: Catalog, ref: str) -> str:
     """A full run id, a unique prefix of one, or 'latest'."""
-    with cat.read() as s:
-        if ref == "latest":
-            found = s.scalar(select(Run.id).order_by(Run.created_at.desc(), Run.id.desc())
-                             .limit(1))
-            if found is None:
-                raise NotFoundError("there are no runs yet", hint="start one with `kiln run`")
-            return found
-        matches = s.scalars(select(Run.id).where(Run.id.startswith(ref)).limit(6)).all()
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise NotFoundError(f"no run '{ref}'", hint="list runs with `kiln runs ls`")
-    raise NotFoundError(f"'{ref}' matches several runs: {', '.join(matches[:5])}",
-                        hint="give more characters of the run id")
+    return resolve_ref(cat, ref, id_col=Run.id, created_col=Run.created_at, noun="run",
+                       start_hint="start one with `kiln run`",
+                       list_hint="list runs with `kiln runs ls`")
 
 
 def get_run(cat: Catalog, ref: str, *, with_events: bool = True) -> RunInfo:

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import select, update
 
 from kiln.catalog.db import Catalog
+from kiln.catalog.refs import resolve_ref
 from kiln.catalog.runs import new_run_id, now
 from kiln.catalog.schema import Run, Study, Trial
-from kiln.errors import NotFoundError
+from kiln.errors import UserError
 
 TRIAL_STATES = ("running", "complete", "pruned", "failed")
 
@@ -111,8 +112,6 @@ def create_study(cat: Catalog, *, name: str | None, kind: str, pipeline: str, so
     name = name or f"{pipeline}-{study_id[-5:]}"
     with cat.write() as s:
         if s.scalar(select(Study.id).where(Study.name == name)) is not None:
-            from kiln.errors import UserError
-
             raise UserError(f"a study named '{name}' already exists",
                             hint=f"continue it with `kiln tune --resume {name}`, or pick "
                                  "another --name")
@@ -185,22 +184,10 @@ def finish_study(cat: Catalog, study_id: str, status: str, error: str | None = N
 
 def resolve_study_id(cat: Catalog, ref: str) -> str:
     """A study by name, id, unique id prefix, or 'latest'."""
-    with cat.read() as s:
-        if ref == "latest":
-            found = s.scalar(select(Study.id).order_by(Study.created_at.desc(), Study.id.desc())
-                             .limit(1))
-            if found is None:
-                raise NotFoundError("there are no studies yet", hint="start one with `kiln tune`")
-            return found
-        by_name = s.scalar(select(Study.id).where(Study.name == ref))
-        if by_name is not None:
-            return by_name
-        matches = s.scalars(select(Study.id).where(Study.id.startswith(ref)).limit(6)).all()
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise NotFoundError(f"no study '{ref}'", hint="list studies with `kiln tune ls`")
-    raise NotFoundError(f"'{ref}' matches several studies", hint="give the study's name")
+    return resolve_ref(cat, ref, id_col=Study.id, created_col=Study.created_at, noun="study",
+                       name_col=Study.name, start_hint="start one with `kiln tune`",
+                       list_hint="list studies with `kiln tune ls`",
+                       ambiguous_hint="give the study's name")
 
 
 def get_study(cat: Catalog, ref: str) -> StudyInfo:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
 from kiln.errors import ModelError, NotFoundError, UserError
+from kiln.processes import pid_alive
 from kiln.serving.config import ModelConfig, ServeConfig, base_url
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS-1035 label, as KServe wants
@@ -78,19 +79,7 @@ def _runtime() -> Any:
 
 
 def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a reused pid belongs to some other program
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return b"kiln.serving.server" in cmdline
-    except OSError:
-        return True
+    return pid_alive(pid, b"kiln.serving.server")  # a reused pid belongs to another program
 
 
 def _info(row: Service) -> ServiceInfo:

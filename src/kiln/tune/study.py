@@ -21,6 +21,7 @@ from kiln.catalog import runs as records
 from kiln.catalog import studies
 from kiln.engine.progress import Observer
 from kiln.errors import KilnError, UserError
+from kiln.processes import pid_alive
 from kiln.sdk.context import REPORT_METRIC
 from kiln.spec.model import PipelineSpec
 from kiln.spec.validate import downstream
@@ -322,18 +323,6 @@ def check_not_running(info: studies.StudyInfo) -> None:
     """Refuse to resume a study another live process is still running."""
     if info.status != "running" or info.pid is None:
         return
-    if info.host == socket.gethostname() and _alive(info.pid) and info.pid != os.getpid():
+    if info.host == socket.gethostname() and pid_alive(info.pid) and info.pid != os.getpid():
         raise UserError(f"study '{info.name}' is still running in process {info.pid}",
                         hint="wait for it, or stop that process first")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-

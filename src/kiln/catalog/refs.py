@@ -1,0 +1,37 @@
+"""Finding a record by what a user types: its name, its id, a unique id prefix, or 'latest'."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from kiln.catalog.db import Catalog
+from kiln.errors import NotFoundError
+
+
+def resolve_ref(cat: Catalog, ref: str, *, id_col: Any, created_col: Any, noun: str,
+                start_hint: str, list_hint: str, name_col: Any = None,
+                ambiguous_hint: str | None = None) -> str:
+    """The full id `ref` stands for. `noun` is the record's name ("run", "study")."""
+    with cat.read() as s:
+        if ref == "latest":
+            found = s.scalar(select(id_col).order_by(created_col.desc(), id_col.desc()).limit(1))
+            if found is None:
+                raise NotFoundError(f"there are no {_plural(noun)} yet", hint=start_hint)
+            return str(found)
+        if name_col is not None:
+            by_name = s.scalar(select(id_col).where(name_col == ref))
+            if by_name is not None:
+                return str(by_name)
+        matches = s.scalars(select(id_col).where(id_col.startswith(ref)).limit(6)).all()
+    if len(matches) == 1:
+        return str(matches[0])
+    if not matches:
+        raise NotFoundError(f"no {noun} '{ref}'", hint=list_hint)
+    raise NotFoundError(f"'{ref}' matches several {_plural(noun)}: {', '.join(matches[:5])}",
+                        hint=ambiguous_hint or f"give more characters of the {noun} id")
+
+
+def _plural(noun: str) -> str:
+    return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
