@@ -81,6 +81,11 @@ _EXAMPLES = {
 
 def resolve(spec: PipelineSpec, overrides: dict[str, Any]) -> dict[str, Any]:
     """The run's parameter values: defaults, then overrides converted to the declared types."""
+    return {**{p.name: p.default for p in spec.parameters}, **convert(spec, overrides)}
+
+
+def convert(spec: PipelineSpec, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Only the given values, checked against the pipeline and converted to their types."""
     known = {p.name: p for p in spec.parameters}
     unknown = [k for k in overrides if k not in known]
     if unknown:
@@ -90,10 +95,7 @@ def resolve(spec: PipelineSpec, overrides: dict[str, Any]) -> dict[str, Any]:
             f"{', '.join(repr(u) for u in unknown)} for pipeline '{spec.name}'",
             hint=f"the pipeline's parameters are: {names}",
         )
-    values = {p.name: p.default for p in spec.parameters}
-    for k, v in overrides.items():
-        values[k] = coerce(k, known[k].type, v)
-    return values
+    return {k: coerce(k, known[k].type, v) for k, v in overrides.items()}
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -93,37 +92,14 @@ def tune(target: Any, *, space: Any = None, objective: str | None = None,
     from kiln.catalog import studies
     from kiln.engine.targets import load_spec
     from kiln.runtime import Runtime
-    from kiln.spec.params import resolve
-    from kiln.tune import config as cfgmod
-    from kiln.tune.space import from_python
+    from kiln.tune.config import study_config
     from kiln.tune.study import Tuner
 
     spec = load_spec(target)
-    base: dict[str, Any] = {}
-    where = "katib_metadata"
-    if isinstance(config, (str, os.PathLike)):
-        base, where = cfgmod.load_file(Path(config)), os.fspath(config)
-    elif isinstance(config, dict):
-        base, where = config, "config"
-    else:
-        base = cfgmod.from_notebook(spec.metadata) or {}
-        if spec.source.get("path"):
-            where = f"{spec.source['path']}: katib_metadata"
-    fixed = resolve(spec, params or {}) if params else {}
-    fixed = {k: fixed[k] for k in (params or {})}
-    cfg = cfgmod.parse(base, where, parameters=from_python(space) if space is not None else None,
-                       metric=objective, direction=direction, trials=trials, parallel=parallel,
+    cfg = study_config(spec, config=config, space=space, params=params, metric=objective,
+                       direction=direction, trials=trials, parallel=parallel,
                        algorithm=algorithm, settings=settings, early_stopping=early_stopping,
-                       max_failed=max_failed, goal=goal, seed=seed, fixed=fixed or None)
-    tuned = {p.name for p in cfg.parameters} & set(fixed)
-    if tuned:
-        from kiln.errors import ParameterError
-
-        raise ParameterError(f"{', '.join(sorted(tuned))} is both tuned and fixed with params",
-                             hint="drop it from params or from the space")
-    from kiln.tune.space import check_against
-
-    check_against(cfg.parameters, spec, "space" if space is not None else f"{where}.parameters")
+                       max_failed=max_failed, goal=goal, seed=seed)
     rt = Runtime.open()
     source = os.fspath(target) if isinstance(target, (str, os.PathLike)) else \
         spec.source.get("path", "")

@@ -7,14 +7,18 @@ options given on the command line or to `kiln.tune()` override what the file say
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.errors import SpecError
 from kiln.tune import algorithms
 from kiln.tune.algorithms import Algorithm
 from kiln.tune.space import Parameter, parse_katib
+
+if TYPE_CHECKING:
+    from kiln.spec.model import PipelineSpec
 
 DIRECTIONS = ("maximize", "minimize")
 # Kale's defaults for a notebook's Katib panel.
@@ -179,6 +183,35 @@ def read_yaml(path: Path) -> Any:
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise SpecError(f"{path.name} is not valid YAML: {getattr(e, 'problem', e)}",
                         where=where) from None
+
+
+def study_config(spec: PipelineSpec, *, config: str | os.PathLike[str] | dict[str, Any]
+                 | None = None, space: Any = None, params: dict[str, Any] | None = None,
+                 **options: Any) -> StudyConfig:
+    """The study for `spec`: `options` over `config` (a file or dict) or, without one, the
+    notebook's katib_metadata; checked against the pipeline's parameters. `kiln tune` and
+    `kiln compile --katib` both build their study here."""
+    from kiln.errors import ParameterError
+    from kiln.spec.params import convert
+    from kiln.tune.space import check_against, from_python
+
+    if isinstance(config, (str, os.PathLike)):
+        base, where = load_file(Path(config)), os.fspath(config)
+    elif isinstance(config, dict):
+        base, where = config, "config"
+    else:
+        base = from_notebook(spec.metadata) or {}
+        path = spec.source.get("path")
+        where = f"{path}: katib_metadata" if path else "katib_metadata"
+    fixed = convert(spec, params or {})
+    cfg = parse(base, where, parameters=from_python(space) if space is not None else None,
+                fixed=fixed or None, **options)
+    tuned = {p.name for p in cfg.parameters} & set(fixed)
+    if tuned:
+        raise ParameterError(f"{', '.join(sorted(tuned))} is both tuned and fixed with params",
+                             hint="drop it from params or from the space")
+    check_against(cfg.parameters, spec, "space" if space is not None else f"{where}.parameters")
+    return cfg
 
 
 def load_file(path: Path) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 from kiln.errors import SpecError
@@ -111,22 +110,13 @@ def experiment_yaml(spec: PipelineSpec, target: Any, *, image: str | None = None
     notebook's katib_metadata, checked exactly as `kiln tune` checks it."""
     import yaml
 
-    from kiln.spec.params import resolve
-    from kiln.tune import config as cfgmod
-    from kiln.tune.space import check_against
+    from kiln.tune.config import from_notebook, study_config
 
-    if config is not None:
-        base, where = cfgmod.load_file(Path(config)), os.fspath(config)
-    else:
-        base = cfgmod.from_notebook(spec.metadata) or {}
-        where = f"{spec.source.get('path', target)}: katib_metadata"
-        if not base:
-            raise SpecError("the pipeline has no katib_metadata to turn into an Experiment",
-                            where=str(target),
-                            hint="add it in Kale's Katib panel, or pass --config FILE")
-    fixed = {k: v for k, v in resolve(spec, params or {}).items() if k in (params or {})}
-    cfg = cfgmod.parse(base, where, fixed=fixed or None)
-    check_against(cfg.parameters, spec, f"{where}.parameters")
+    if config is None and not from_notebook(spec.metadata):
+        raise SpecError("the pipeline has no katib_metadata to turn into an Experiment",
+                        where=str(target),
+                        hint="add it in Kale's Katib panel, or pass --config FILE")
+    cfg = study_config(spec, config=config, params=params)
     docs = experiment(spec, cfg, image=image,
                       name=spec.metadata.get("kubeflow_notebook", {}).get("experiment_name")
                       or spec.name)

@@ -17,7 +17,7 @@ from typing import Any
 
 from kiln.errors import UserError
 from kiln.spec.model import PipelineSpec
-from kiln.spec.params import resolve
+from kiln.spec.params import convert
 
 TOKEN_ENV = "KF_PIPELINES_TOKEN"
 
@@ -73,8 +73,7 @@ def submit(spec: PipelineSpec, *, host: str, params: dict[str, Any] | None = Non
            version: str | None = None) -> Submitted:
     from kiln.engine.kfp.compiler import compile_kfp, dump
 
-    values = resolve(spec, params or {})
-    chosen = {k: values[k] for k in (params or {})}
+    chosen = convert(spec, params or {})
     cron = kfp_cron(recurring) if recurring else None
     token = token or os.environ.get(TOKEN_ENV)
     if not host.startswith(("http://", "https://")):
