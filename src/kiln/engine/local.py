@@ -68,7 +68,8 @@ class LocalEngine:
 
     def run(self, spec: PipelineSpec, params: dict[str, Any], options: RunOptions) -> str:
         values = resolve(spec, params)
-        pool.warm(imported_libraries(spec))
+        if not pool.started():  # the fork server's preload is fixed once it runs
+            pool.warm(imported_libraries(spec))
         order = order_steps(spec)
         ptypes = {p.name: p.type for p in spec.parameters}
         run_id, task_ids = records.create_run(
@@ -218,9 +219,9 @@ class _Scheduler:
                      tdir: Path) -> list[dict[str, Any]]:
         """For a distributed step: rank 0's environment in `task`, and the other ranks' tasks
         (own log, result and metrics files; their outputs are not kept)."""
-        world = int((step.distributed or {}).get("workers", 1))
-        if world <= 1 and not step.distributed:
+        if not step.distributed:
             return []
+        world = int(step.distributed["workers"])
         import socket
 
         with socket.socket() as sock:  # a free port for the rendezvous on loopback

@@ -17,11 +17,16 @@ _ctx: multiprocessing.context.ForkServerContext | None = None
 _extra: list[str] = []
 
 
+def started() -> bool:
+    """Whether this process has started steps (and so fixed the fork server's preload)."""
+    return _ctx is not None
+
+
 def warm(modules: list[str]) -> None:
     """Also preload these (the libraries a pipeline's steps import, e.g. sklearn), so each
     step does not pay their import again. Only before the first step of this process: there
     is one fork server per process and its preload is fixed when it starts."""
-    if _ctx is None:
+    if not started():
         _extra.extend(m for m in modules if m not in _extra and m not in _PRELOAD)
 
 

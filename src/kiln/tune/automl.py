@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiln.errors import SpecError, UserError
+from kiln.tune.config import Objective
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,14 +25,17 @@ if TYPE_CHECKING:
     from kiln.tune.api import Study
 
 TASKS = ("classification", "regression")
-# metric -> (direction, FLAML's loss -> metric value)
-METRICS: dict[str, tuple[str, str]] = {
-    "accuracy": ("maximize", "1-loss"), "roc_auc": ("maximize", "1-loss"),
-    "f1": ("maximize", "1-loss"), "micro_f1": ("maximize", "1-loss"),
-    "macro_f1": ("maximize", "1-loss"), "log_loss": ("minimize", "loss"),
-    "r2": ("maximize", "1-loss"), "rmse": ("minimize", "loss"), "mae": ("minimize", "loss"),
-    "mse": ("minimize", "loss"), "mape": ("minimize", "loss"),
+# metric -> direction. FLAML minimises a loss: 1 - metric for the maximised ones.
+METRICS: dict[str, str] = {
+    "accuracy": "maximize", "roc_auc": "maximize", "f1": "maximize", "micro_f1": "maximize",
+    "macro_f1": "maximize", "log_loss": "minimize", "r2": "maximize", "rmse": "minimize",
+    "mae": "minimize", "mse": "minimize", "mape": "minimize",
 }
+
+
+def metric_value(metric: str, loss: float) -> float:
+    """The metric behind FLAML's validation loss."""
+    return 1 - loss if METRICS[metric] == "maximize" else loss
 TASK_METRICS = {"classification": ("accuracy", "roc_auc", "f1", "micro_f1", "macro_f1",
                                    "log_loss"),
                 "regression": ("r2", "rmse", "mae", "mse", "mape")}
@@ -72,16 +76,14 @@ def load_data(data: Any) -> tuple[pd.DataFrame, Path | None]:
     if not path.is_file():
         raise UserError(f"no such data file: {path}", hint="give a CSV or Parquet file")
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".txt", ".parquet", ".pq"):
+        raise UserError(f"{path.name}: unknown data format '{suffix}'",
+                        hint="use .csv, .tsv or .parquet")
     try:
-        if suffix in (".csv", ".tsv", ".txt"):
-            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-        elif suffix in (".parquet", ".pq"):
+        if suffix in (".parquet", ".pq"):
             df = pd.read_parquet(path)
         else:
-            raise UserError(f"{path.name}: unknown data format '{suffix}'",
-                            hint="use .csv, .tsv or .parquet")
-    except UserError:
-        raise
+            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
     except Exception as e:
         raise UserError(f"cannot read {path.name}: {type(e).__name__}: {e}",
                         where=str(path)) from None
@@ -161,8 +163,7 @@ def automl(data: Any, *, target: str, task: str | None = None, metric: str | Non
         raise UserError(f"unknown or missing model famil{'ies' if len(bad) > 1 else 'y'} "
                         f"{', '.join(bad)}", hint=f"available: {', '.join(available)}")
     rt = Runtime.open()
-    direction = METRICS[metric][0]
-    config = {"objective": {"type": direction, "objectiveMetricName": metric},
+    config = {"objective": {"type": METRICS[metric], "objectiveMetricName": metric},
               "algorithm": {"algorithmName": "flaml"}, "task": task, "target": target,
               "time_budget": time_budget, "estimators": estimators, "seed": seed,
               "data": str(path) if path else "(DataFrame)", "rows": int(len(df))}
@@ -176,7 +177,7 @@ def automl(data: Any, *, target: str, task: str | None = None, metric: str | Non
     if progress is None:
         progress = sys.stdout.isatty()
     try:
-        best, score = _search(rt, info.id, info.name, df, target, task, metric, time_budget,
+        best = _search(rt, info.id, info.name, df, target, task, metric, time_budget,
                               seed, estimators, folder, progress)
         notebook = write_notebook(folder / f"{info.name}.ipynb", data=path, target=target,
                                   task=task, metric=metric, model=best, seed=seed)
@@ -191,15 +192,15 @@ def automl(data: Any, *, target: str, task: str | None = None, metric: str | Non
         studies.finish_study(rt.catalog, info.id, status, getattr(e, "message", str(e)))
         raise
     studies.finish_study(rt.catalog, info.id, "succeeded")
-    learner = _learner_name(best)
-    return AutoMLResult(Study(studies.get_study(rt.catalog, info.id)), run, notebook, learner,
-                        run.metrics.get(metric, score), metric)
+    return AutoMLResult(Study(studies.get_study(rt.catalog, info.id)), run, notebook,
+                        type(best).__name__, run.metrics[metric], metric)
 
 
 def _search(rt: Any, study_id: str, study_name: str, df: pd.DataFrame, target: str, task: str,
             metric: str, budget: float, seed: int, estimators: list[str], folder: Path,
-            progress: bool) -> tuple[Any, float]:
-    """Run FLAML; a thread turns its log into trials as they finish and shows progress."""
+            progress: bool) -> Any:
+    """Run FLAML and return the best estimator, unfitted. A thread turns FLAML's log into
+    trials as they finish and shows progress."""
     import warnings
 
     from flaml.automl import AutoML
@@ -228,8 +229,7 @@ def _search(rt: Any, study_id: str, study_name: str, df: pd.DataFrame, target: s
     estimator = search.model.estimator
     from sklearn.base import clone
 
-    return clone(estimator), METRICS[metric][1] == "1-loss" and 1 - search.best_loss or \
-        search.best_loss
+    return clone(estimator)
 
 
 def make_encoder(x: pd.DataFrame) -> Any:
@@ -252,7 +252,7 @@ class _LogWatcher:
         self.rt, self.study_id, self.log, self.metric = rt, study_id, log, metric
         self.budget, self.offset, self.count = budget, 0, 0
         self.best: tuple[float, str] | None = None
-        self.direction, self.kind = METRICS[metric]
+        self.objective = Objective(metric, METRICS[metric])
         self.started = time.monotonic()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="kiln-automl-log")
@@ -310,7 +310,7 @@ class _LogWatcher:
             if "validation_loss" not in rec or "learner" not in rec:
                 continue  # FLAML's checkpoint lines
             loss = float(rec["validation_loss"])
-            value = 1 - loss if self.kind == "1-loss" else loss
+            value = metric_value(self.metric, loss)
             params = {"learner": rec["learner"], **{k: _plain(v) for k, v in
                                                     (rec.get("config") or {}).items()}}
             studies.add_finished_trial(
@@ -320,18 +320,12 @@ class _LogWatcher:
                                       "sample_size": float(rec.get("sample_size", 0) or 0)},
                 started_at=now() - timedelta(seconds=float(rec.get("trial_time", 0.0))))
             self.count += 1
-            better = self.best is None or (value > self.best[0] if self.direction == "maximize"
-                                           else value < self.best[0])
-            if better:
+            if self.best is None or self.objective.better(value, self.best[0]):
                 self.best = (value, rec["learner"])
 
 
 def _plain(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
-
-
-def _learner_name(model: Any) -> str:
-    return type(model).__name__
 
 
 def write_notebook(path: Path, *, data: Path, target: str, task: str, metric: str, model: Any,

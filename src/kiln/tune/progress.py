@@ -12,7 +12,7 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from kiln.catalog.studies import TrialInfo
-    from kiln.tune.config import StudyConfig
+    from kiln.tune.config import Objective, StudyConfig
 
 STATE_STYLE = {"running": "bold yellow", "complete": "green", "pruned": "cyan",
                "failed": "bold red"}
@@ -24,7 +24,7 @@ class StudyObserver:
     def __init__(self) -> None:
         self.name = ""
         self.metric = ""
-        self.direction = "maximize"
+        self.objective: Objective | None = None
         self.total = 0
         self.rows: dict[int, dict[str, Any]] = {}
         self.best: tuple[float, int] | None = None
@@ -33,7 +33,7 @@ class StudyObserver:
     def study_started(self, name: str, study_id: str, config: StudyConfig,
                       previous: list[TrialInfo]) -> None:
         self.name, self.metric = name, config.objective.metric
-        self.direction, self.total = config.objective.direction, config.max_trials
+        self.objective, self.total = config.objective, config.max_trials
         for t in previous:
             self.rows[t.number] = {"params": t.params, "state": t.state, "value": t.value,
                                    "error": t.error, "run": t.run_id}
@@ -56,8 +56,8 @@ class StudyObserver:
     def _consider(self, state: str, value: float | None, number: int) -> None:
         if state != "complete" or value is None:
             return
-        if self.best is None or (value > self.best[0] if self.direction == "maximize"
-                                 else value < self.best[0]):
+        if self.best is None or (self.objective is not None
+                                 and self.objective.better(value, self.best[0])):
             self.best = (value, number)
 
     def counts(self) -> dict[str, int]:

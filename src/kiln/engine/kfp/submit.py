@@ -71,7 +71,7 @@ def submit(spec: PipelineSpec, *, host: str, params: dict[str, Any] | None = Non
            experiment: str | None = None, token: str | None = None,
            recurring: str | None = None, image: str | None = None,
            version: str | None = None) -> Submitted:
-    from kiln.engine.kfp.compiler import compile_kfp, dump
+    from kiln.engine.kfp.compiler import compile_kfp, dns_name, dump
 
     chosen = convert(spec, params or {})
     cron = kfp_cron(recurring) if recurring else None
@@ -87,7 +87,7 @@ def submit(spec: PipelineSpec, *, host: str, params: dict[str, Any] | None = Non
         path = os.path.join(tmp, "pipeline.yaml")
         with open(path, "w") as f:
             f.write(text)
-        name = compile_name(spec)
+        name = dns_name(spec.name)
         version = version or f"{name}-{spec.digest()[:12]}"
         pipeline_id = client.get_pipeline_id(name)
         created_pipeline = pipeline_id is None
@@ -118,15 +118,7 @@ def submit(spec: PipelineSpec, *, host: str, params: dict[str, Any] | None = Non
         return out
     except Exception:
         # Nothing half-done: take back what this call uploaded.
+        client.delete_pipeline_version(pipeline_id, version_id)
         if created_pipeline:
-            client.delete_pipeline_version(pipeline_id, version_id)
             client.delete_pipeline(pipeline_id)
-        else:
-            client.delete_pipeline_version(pipeline_id, version_id)
         raise
-
-
-def compile_name(spec: PipelineSpec) -> str:
-    from kiln.engine.kfp.compiler import dns_name
-
-    return dns_name(spec.name)
