@@ -29,6 +29,21 @@ class Home:
         return self.root / "store"
 
     @property
+    def store_location(self) -> str:
+        """KILN_STORE (a folder or s3://bucket/prefix), else the store folder in KILN_HOME."""
+        return os.environ.get("KILN_STORE") or str(self.store_dir)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Plain copies of recent artifacts, for memory-mapped reads; safe to delete."""
+        return self.root / "cache"
+
+    @property
+    def volumes_dir(self) -> Path:
+        """Where managed volumes live (volumes created without --path)."""
+        return self.root / "volumes"
+
+    @property
     def runs_dir(self) -> Path:
         """Per-run working files: step logs and result manifests."""
         return self.root / "runs"
