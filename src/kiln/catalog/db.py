@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiln.errors import CatalogError
 
-HEAD_REVISION = "0003"  # the newest migration in catalog/migrations/versions
+HEAD_REVISION = "0004"  # the newest migration in catalog/migrations/versions
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -177,3 +177,45 @@ class Trial(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     __table_args__ = (UniqueConstraint("study_id", "number"),)
+
+
+class Volume(Base):
+    """A named folder whose history is kept as snapshots."""
+
+    __tablename__ = "volumes"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000))
+    managed: Mapped[bool] = mapped_column(Integer)  # created by kilnflow (rm deletes the folder)
+    retention: Mapped[object] = mapped_column(JSON)  # {"keep_last": 5, "keep_daily": 7, ...}
+    schedule: Mapped[object] = mapped_column(JSON)  # {"every": 3600} or {"cron": "0 * * * *"}
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Snapshot(Base):
+    """An immutable version of a volume: a tree in the store. Inserted only once complete."""
+
+    __tablename__ = "snapshots"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    volume: Mapped[str] = mapped_column(String(200))
+    tree: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[object] = mapped_column(JSON)
+    files: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
+    added: Mapped[int] = mapped_column(BigInteger)  # bytes this snapshot added to the store
+    run_id: Mapped[str | None] = mapped_column(String(32))  # taken by a run (autosnapshot)
+    step: Mapped[str | None] = mapped_column(String(200))  # ...after this step ('' = before any)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (Index("ix_snapshots_volume", "volume", "created_at"),)
+
+
+class TaskVolume(Base):
+    """The volume snapshot a task saw when it started (what `kiln run --resume` restores)."""
+
+    __tablename__ = "task_volumes"
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    mount: Mapped[str] = mapped_column(String(200), primary_key=True)
+    volume: Mapped[str] = mapped_column(String(200))
+    snapshot_id: Mapped[str | None] = mapped_column(String(64))

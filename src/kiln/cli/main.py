@@ -33,13 +33,16 @@ def _root(
 
 
 def _register() -> None:
-    from kiln.cli import automl, pipelines, runs, serve, tune
+    from kiln.cli import automl, pipelines, runs, serve, snapshots, store, tune, volumes
 
     pipelines.register(app)
     runs.register(app)
     serve.register(app)
     tune.register(app)
     automl.register(app)
+    volumes.register(app)
+    snapshots.register(app)
+    store.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

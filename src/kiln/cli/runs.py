@@ -10,6 +10,8 @@ from typing import Any
 
 import typer
 
+from kiln.cli.output import human_size
+
 runs_app = typer.Typer(help="List and inspect pipeline runs.", no_args_is_help=True)
 artifacts_app = typer.Typer(help="Step outputs stored by runs.", no_args_is_help=True)
 
@@ -102,19 +104,10 @@ def show(
     for col in ("step", "state", "time", "attempts", "outputs"):
         table.add_column(col)
     for t in info.tasks:
-        outs = ", ".join(f"{n} ({a.codec}, {_size(a.size)})" for n, a in t.outputs.items())
+        outs = ", ".join(f"{n} ({a.codec}, {human_size(a.size)})" for n, a in t.outputs.items())
         table.add_row(t.step, f"[{_STYLE.get(t.status, '')}]{t.status}[/]",
                       _fmt_duration(t.duration), str(t.attempts), outs)
     c.print(table)
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def logs(
@@ -147,7 +140,7 @@ def artifacts_ls(run: str = typer.Argument(..., help="Run id, prefix or 'latest'
         table.add_column(col)
     for t in info.tasks:
         for name, a in t.outputs.items():
-            table.add_row(t.step, name, a.type_name, a.codec, _size(a.size), a.digest[:12])
+            table.add_row(t.step, name, a.type_name, a.codec, human_size(a.size), a.digest[:12])
     Console().print(table)
 
 
@@ -169,4 +162,4 @@ def artifacts_get(
         raise UserError(f"{output} is a folder", hint="give a file path, e.g. -o model.joblib")
     with atomic_path(output) as tmp:
         shutil.copyfile(rt.store.local_path(ref.digest), tmp)
-    typer.echo(f"wrote {output} ({ref.codec}, {_size(ref.size)})")
+    typer.echo(f"wrote {output} ({ref.codec}, {human_size(ref.size)})")

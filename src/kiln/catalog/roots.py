@@ -1,0 +1,30 @@
+"""What the catalog still references in the store: gc keeps these, check names them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from kiln.catalog.db import Catalog
+from kiln.catalog.schema import Artifact, Event, Snapshot, Task
+
+
+@dataclass
+class Roots:
+    artifacts: dict[str, list[str]] = field(default_factory=dict)  # digest -> "run/step/name"
+    trees: dict[str, list[str]] = field(default_factory=dict)  # tree id -> "volume@snapshot"
+
+
+def live_roots(cat: Catalog) -> Roots:
+    roots = Roots()
+    with cat.read() as s:
+        q = (select(Artifact.digest, Task.run_id, Task.step, Event.name)
+             .join(Event, Event.artifact_id == Artifact.id)
+             .join(Task, Task.id == Event.task_id)
+             .where(Event.kind == "output"))
+        for digest, run, step, name in s.execute(q):
+            roots.artifacts.setdefault(digest, []).append(f"{run}/{step}/{name}")
+        for sid, vol, tree in s.execute(select(Snapshot.id, Snapshot.volume, Snapshot.tree)):
+            roots.trees.setdefault(tree, []).append(f"{vol}@{sid[:12]}")
+    return roots

@@ -1,0 +1,204 @@
+"""Volume and snapshot records (the CLI, Python API and REST share these).
+
+A snapshot row is inserted in one transaction after its tree is durable in the store, so a
+listed snapshot is always complete; a crash before that leaves only unreferenced blobs.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from kiln.catalog.db import Catalog
+from kiln.catalog.runs import now
+from kiln.catalog.schema import Snapshot, TaskVolume, Volume
+from kiln.errors import NotFoundError, UserError
+
+
+@dataclass
+class VolumeInfo:
+    name: str
+    path: str
+    managed: bool
+    retention: dict[str, Any]
+    schedule: dict[str, Any]
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "managed": self.managed,
+                "retention": self.retention, "schedule": self.schedule,
+                "created_at": self.created_at.isoformat() + "Z"}
+
+
+@dataclass
+class SnapshotInfo:
+    id: str
+    volume: str
+    tree: str
+    parent_id: str | None
+    message: str
+    tags: list[str]
+    files: int
+    size: int
+    added: int
+    run_id: str | None
+    step: str | None
+    created_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def short(self) -> str:
+        return self.id[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "volume": self.volume, "tree": self.tree,
+                "parent": self.parent_id, "message": self.message, "tags": self.tags,
+                "files": self.files, "size": self.size, "added": self.added,
+                "run": self.run_id, "step": self.step,
+                "created_at": self.created_at.isoformat() + "Z", **self.extra}
+
+
+def _volume(v: Volume) -> VolumeInfo:
+    return VolumeInfo(v.name, v.path, bool(v.managed), dict(v.retention or {}),  # type: ignore[call-overload]
+                      dict(v.schedule or {}), v.created_at)  # type: ignore[call-overload]
+
+
+def _snapshot(s: Snapshot) -> SnapshotInfo:
+    return SnapshotInfo(s.id, s.volume, s.tree, s.parent_id, s.message,
+                        list(s.tags or []), s.files, s.size, s.added,  # type: ignore[call-overload]
+                        s.run_id, s.step, s.created_at)
+
+
+def add_volume(cat: Catalog, name: str, path: str, managed: bool) -> VolumeInfo:
+    with cat.write() as s:
+        if s.get(Volume, name) is not None:
+            raise UserError(f"a volume named '{name}' already exists",
+                            hint="pick another name, or `kiln volume rm` the old one first")
+        for other in s.scalars(select(Volume)):
+            if other.path == path:
+                raise UserError(f"the folder {path} is already the volume '{other.name}'",
+                                hint=f"use the volume '{other.name}'")
+        v = Volume(name=name, path=path, managed=int(managed), retention={}, schedule={},
+                   created_at=now())
+        s.add(v)
+        s.flush()
+        return _volume(v)
+
+
+def get_volume(cat: Catalog, name: str) -> VolumeInfo:
+    with cat.read() as s:
+        v = s.get(Volume, name)
+        if v is not None:
+            return _volume(v)
+        names = list(s.scalars(select(Volume.name)))
+    close = difflib.get_close_matches(name, names, n=3)
+    raise NotFoundError(f"no volume '{name}'",
+                        hint=f"did you mean {', '.join(close)}?" if close else
+                        "`kiln volume ls` lists the volumes; `kiln volume create` makes one")
+
+
+def list_volumes(cat: Catalog) -> list[VolumeInfo]:
+    with cat.read() as s:
+        return [_volume(v) for v in s.scalars(select(Volume).order_by(Volume.name))]
+
+
+def remove_volume(cat: Catalog, name: str) -> None:
+    """Remove the volume's record and its snapshots' records (gc frees their blobs)."""
+    get_volume(cat, name)
+    with cat.write() as s:
+        s.execute(delete(Snapshot).where(Snapshot.volume == name))
+        s.execute(delete(Volume).where(Volume.name == name))
+
+
+def set_volume(cat: Catalog, name: str, **values: Any) -> VolumeInfo:
+    get_volume(cat, name)
+    with cat.write() as s:
+        s.execute(update(Volume).where(Volume.name == name).values(**values))
+    return get_volume(cat, name)
+
+
+def add_snapshot(cat: Catalog, info: SnapshotInfo) -> None:
+    with cat.write() as s:
+        s.add(Snapshot(id=info.id, volume=info.volume, tree=info.tree, parent_id=info.parent_id,
+                       message=info.message, tags=info.tags, files=info.files, size=info.size,
+                       added=info.added, run_id=info.run_id, step=info.step,
+                       created_at=info.created_at))
+
+
+def list_snapshots(cat: Catalog, volume: str | None = None) -> list[SnapshotInfo]:
+    """Newest first."""
+    q = select(Snapshot).order_by(Snapshot.created_at.desc(), Snapshot.id)
+    if volume is not None:
+        q = q.where(Snapshot.volume == volume)
+    with cat.read() as s:
+        return [_snapshot(x) for x in s.scalars(q)]
+
+
+def latest_snapshot(cat: Catalog, volume: str) -> SnapshotInfo | None:
+    with cat.read() as s:
+        x = s.scalars(select(Snapshot).where(Snapshot.volume == volume)
+                      .order_by(Snapshot.created_at.desc()).limit(1)).first()
+        return _snapshot(x) if x else None
+
+
+def get_snapshot(cat: Catalog, ref: str) -> SnapshotInfo:
+    """By id or unique id prefix, or `VOLUME:latest` / `VOLUME:TAG`."""
+    with cat.read() as s:
+        if ":" in ref:
+            vol, _, which = ref.partition(":")
+            rows = list(s.scalars(select(Snapshot).where(Snapshot.volume == vol)
+                                  .order_by(Snapshot.created_at.desc())))
+            for x in rows:
+                if which == "latest" or which in (x.tags or []):
+                    return _snapshot(x)
+            raise NotFoundError(f"volume '{vol}' has no snapshot '{which}'",
+                                hint=f"`kiln snapshot ls {vol}` lists its snapshots")
+        rows = list(s.scalars(select(Snapshot).where(Snapshot.id.startswith(ref.lower()))
+                              .limit(6))) if len(ref) >= 4 else []
+    if len(rows) == 1:
+        return _snapshot(rows[0])
+    if len(rows) > 1:
+        raise NotFoundError(f"'{ref}' matches several snapshots: "
+                            f"{', '.join(r.id[:12] for r in rows[:5])}",
+                            hint="give more characters of the snapshot id")
+    raise NotFoundError(f"no snapshot '{ref}'",
+                        hint="give 4 or more characters of an id from `kiln snapshot ls VOLUME`, "
+                             "or VOLUME:latest")
+
+
+def delete_snapshots(cat: Catalog, ids: list[str]) -> None:
+    if ids:
+        with cat.write() as s:
+            s.execute(delete(Snapshot).where(Snapshot.id.in_(ids)))
+
+
+def live_trees(cat: Catalog) -> set[str]:
+    with cat.read() as s:
+        return set(s.scalars(select(Snapshot.tree)))
+
+
+def snapshots_of_trees(cat: Catalog) -> dict[str, list[str]]:
+    """tree id -> ids of the snapshots whose root it is."""
+    out: dict[str, list[str]] = {}
+    with cat.read() as s:
+        for sid, tree in s.execute(select(Snapshot.id, Snapshot.tree)):
+            out.setdefault(tree, []).append(sid)
+    return out
+
+
+def record_task_volumes(cat: Catalog, task_id: int, seen: dict[str, tuple[str, str | None]]) -> None:
+    """`seen`: mount -> (volume, snapshot id)."""
+    with cat.write() as s:
+        s.execute(delete(TaskVolume).where(TaskVolume.task_id == task_id))
+        for mount, (vol, snap) in seen.items():
+            s.add(TaskVolume(task_id=task_id, mount=mount, volume=vol, snapshot_id=snap))
+
+
+def task_volumes(cat: Catalog, task_id: int) -> dict[str, tuple[str, str | None]]:
+    with cat.read() as s:
+        return {t.mount: (t.volume, t.snapshot_id)
+                for t in s.scalars(select(TaskVolume).where(TaskVolume.task_id == task_id))}

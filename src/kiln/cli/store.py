@@ -1,0 +1,86 @@
+"""`kiln store`: check the store for damage and free what nothing references; `kiln scheduler`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from kiln.cli import status
+from kiln.cli.output import byte_progress, human_size, print_json
+
+store_app = typer.Typer(help="The content-addressed store: check and gc.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(store_app, name="store")
+    app.command("scheduler")(scheduler)
+
+
+def _rt() -> Any:
+    from kiln.runtime import Runtime
+
+    return Runtime.open()
+
+
+@store_app.command("check")
+def check(read_data: bool = typer.Option(False, "--read-data",
+                                         help="Also read every pack and verify every chunk."),
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """Verify the store; name what is damaged and which snapshots and artifacts it affects."""
+    from kiln.catalog.roots import live_roots
+    from kiln.store import maintenance
+
+    rt = _rt()
+    total = sum(size for _, size in rt.store.backend.list("data/")) if read_data else None
+    with byte_progress("reading packs", total) as advance:
+        rep = maintenance.check(rt.store, live_roots(rt.catalog), read_data=read_data,
+                                progress=advance)
+    if as_json:
+        print_json(rep.to_dict())
+    else:
+        for w in rep.warnings:
+            typer.echo(f"warning: {w}")
+        for e in rep.errors:
+            typer.echo(f"damaged: {e}")
+        if rep.affected:
+            typer.echo("affected: " + ", ".join(rep.affected))
+        typer.echo(f"{'ok' if rep.ok else 'DAMAGED'}: {rep.packs} packs, {rep.blobs} blobs"
+                   + (f", {human_size(rep.bytes_read)} read" if read_data else ""))
+    if not rep.ok:
+        raise typer.Exit(status.RUN_FAILED)
+
+
+@store_app.command("gc")
+def gc(dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be freed."),
+       as_json: bool = typer.Option(False, "--json")) -> None:
+    """Free blobs no snapshot or run artifact references (waits for running writers)."""
+    from kiln.catalog.roots import live_roots
+    from kiln.store import maintenance
+
+    rt = _rt()
+    rep = maintenance.gc(rt.store, lambda: live_roots(rt.catalog), dry_run=dry_run)
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    verb = "would free" if dry_run else "freed"
+    typer.echo(f"{verb} {human_size(rep.bytes_freed)}: {rep.packs_deleted} packs deleted "
+               f"({rep.packs_repacked} repacked), {rep.blobs_removed} blobs removed, "
+               f"{rep.blobs_kept} kept")
+
+
+def scheduler(poll: float = typer.Option(5.0, "--poll", min=0.1,
+                                         help="Seconds between looks at the schedules.")) -> None:
+    """Run scheduled volume snapshots until stopped (Ctrl-C)."""
+    from datetime import datetime
+
+    from kiln.volumes.schedules import run_scheduler
+
+    def log(msg: str) -> None:
+        typer.echo(f"{datetime.now():%H:%M:%S} {msg}")
+
+    log("scheduler started")
+    try:
+        run_scheduler(_rt(), poll=poll, log=log)
+    except KeyboardInterrupt:
+        log("scheduler stopped")
