@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from kiln._version import __version__
-from kiln.engine.api import compile, get_run, load, run
+from kiln.engine.api import compile, get_run, load, resume, run
 from kiln.engine.result import Run
 from kiln.errors import (
     CodecError,
@@ -74,8 +74,19 @@ __all__ = [
     "pipeline",
     "register_codec",
     "report",
+    "resume",
     "run",
     "serve",
     "step",
     "tune",
+    "volumes",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # `kiln.volumes` opens the catalog; load it on first use so `import kiln` stays light
+    if name == "volumes":
+        import importlib
+
+        return importlib.import_module("kiln.volumes")
+    raise AttributeError(f"module 'kiln' has no attribute {name!r}")

@@ -26,8 +26,13 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    target: str = typer.Argument(..., help=_TARGET_HELP),
+    target: str = typer.Argument(None, help=_TARGET_HELP + " (omit with --resume)"),
     param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE, repeatable."),
+    snapshot: bool = typer.Option(None, "--snapshot/--no-snapshot",
+                                  help="Snapshot mounted volumes before the first step and "
+                                       "after every step (default: autosnapshot metadata)."),
+    resume: str = typer.Option(None, "--resume", help="Re-run part of this recorded run."),
+    from_step: str = typer.Option(None, "--from", help="With --resume: the step to start at."),
     parallelism: int = typer.Option(0, "--parallelism", min=0,
                                     help="Steps at once (default: CPU count)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step, reuse nothing."),
@@ -37,17 +42,29 @@ def run(
     """Run a pipeline on this machine."""
     from rich.console import Console
 
+    from kiln.engine.api import resume as resume_run
     from kiln.engine.api import run as run_pipeline
     from kiln.engine.progress import LiveObserver, PlainObserver
+    from kiln.errors import UserError
     from kiln.spec.params import parse_assignments
 
     console = Console(highlight=False)
     observer = (LiveObserver if console.is_terminal else PlainObserver)(console,
                                                                          show_logs=not quiet)
+    if (resume is None) != (from_step is None):
+        raise UserError("--resume RUN and --from STEP go together",
+                        hint="kiln run --resume RUN --from STEP [-p NAME=VALUE]")
+    if (resume is None) == (target is None):
+        raise UserError("give a pipeline to run, or --resume RUN --from STEP (not both)")
     try:
-        result = run_pipeline(target, parse_assignments(param),
-                              parallelism=parallelism or None, cache=not no_cache,
-                              experiment=experiment or None, observer=observer)
+        if resume is not None:
+            result = resume_run(resume, from_step, parse_assignments(param),
+                                parallelism=parallelism or None, observer=observer)
+        else:
+            result = run_pipeline(target, parse_assignments(param),
+                                  parallelism=parallelism or None, cache=not no_cache,
+                                  experiment=experiment or None, observer=observer,
+                                  snapshot=snapshot)
     except KeyboardInterrupt:
         console.print("[magenta]cancelled[/]: running steps were stopped")
         raise typer.Exit(status.CANCELLED) from None

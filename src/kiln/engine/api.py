@@ -24,30 +24,58 @@ def compile(target: Any) -> PipelineSpec:  # noqa: A001 - mirrors `kiln compile`
 
 def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int | None = None,
         cache: bool = True, experiment: str | None = None, progress: bool | None = None,
-        observer: Observer | None = None) -> Run:
+        observer: Observer | None = None, snapshot: bool | None = None) -> Run:
     """Run a pipeline on this machine and wait for it.
 
     `target` is a @kiln.pipeline, a notebook path, 'module.py:function' or a spec file.
     `progress` shows step states and logs (default: when stdout is a terminal).
+    `snapshot` snapshots mounted volumes before the first step and after each step (default:
+    the notebook's autosnapshot metadata), so the run can be resumed from any step.
     """
     from kiln.engine.local import LocalEngine, RunOptions
-    from kiln.engine.progress import LiveObserver, Observer, PlainObserver
     from kiln.runtime import Runtime
 
     spec = load_spec(target)
     rt = Runtime.open()
-    if observer is None:
-        if progress is None:
-            progress = sys.stdout.isatty()
-        observer = LiveObserver() if progress and sys.stdout.isatty() else (
-            PlainObserver() if progress else Observer())
-    options = RunOptions(cache=cache, experiment=experiment,
+    observer = _observer(observer, progress)
+    options = RunOptions(cache=cache, experiment=experiment, snapshot=snapshot,
                          source=os.fspath(target) if isinstance(target, (str, os.PathLike))
                          else spec.source.get("path", ""))
     if parallelism is not None:
         options.parallelism = parallelism
-    run_id = LocalEngine(rt.home, rt.catalog, observer=observer).run(spec, params or {}, options)
+    run_id = LocalEngine(rt, observer=observer).run(spec, params or {}, options)
     return get_run(run_id)
+
+
+def resume(run: str, from_step: str, params: dict[str, Any] | None = None, *,
+           parallelism: int | None = None, progress: bool | None = None,
+           observer: Observer | None = None) -> Run:
+    """Re-run `from_step` of a recorded run and everything downstream of it, reusing the
+    upstream outputs and restoring the volume snapshots the step started from."""
+    from kiln.engine import resume as resuming
+    from kiln.engine.local import LocalEngine, RunOptions
+    from kiln.runtime import Runtime
+
+    rt = Runtime.open()
+    p = resuming.plan(rt, run, from_step, params or {})
+    resuming.put_back_volumes(rt, p)
+    options = RunOptions(parent_run_id=p.parent_id, reuse=p.reuse, source=p.source,
+                         snapshot=True if p.restore else None)
+    if parallelism is not None:
+        options.parallelism = parallelism
+    run_id = LocalEngine(rt, observer=_observer(observer, progress)).run(p.spec, p.params, options)
+    return get_run(run_id)
+
+
+def _observer(observer: Observer | None, progress: bool | None) -> Observer:
+    from kiln.engine.progress import LiveObserver, Observer, PlainObserver
+
+    if observer is not None:
+        return observer
+    if progress is None:
+        progress = sys.stdout.isatty()
+    return LiveObserver() if progress and sys.stdout.isatty() else (
+        PlainObserver() if progress else Observer())
 
 
 def get_run(ref: str) -> Run:

@@ -17,18 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from kiln.catalog import runs as records
-from kiln.catalog.db import Catalog
 from kiln.engine import pool
+from kiln.errors import KilnError
 from kiln.engine.cache import cache_key
+from kiln.engine.mounts import RunMounts, autosnapshot
 from kiln.engine.progress import Observer
 from kiln.engine.warm import imported_libraries
-from kiln.home import Home
 from kiln.marshal.registry import ArtifactRef
+from kiln.runtime import Runtime
 from kiln.sdk.context import read_metrics_file
 from kiln.spec.model import PipelineSpec, StepSpec
 from kiln.spec.params import resolve
 from kiln.spec.validate import downstream, order_steps
-from kiln.store.folder import FolderStore
 
 
 @dataclass
@@ -38,7 +38,7 @@ class _Running:
     task: dict[str, Any]
     started: float
     attempt: int
-    key: str
+    key: str | None
     inputs: dict[str, ArtifactRef]
     log_offset: int = 0
     partial: str = ""
@@ -57,13 +57,17 @@ class RunOptions:
     experiment: str | None = None
     parent_run_id: str | None = None
     source: str = ""
+    snapshot: bool | None = None  # autosnapshot mounted volumes (None: the spec's metadata)
+    # step -> (task id, outputs) to reuse as they are (kiln run --resume)
+    reuse: dict[str, tuple[int, dict[str, ArtifactRef]]] = field(default_factory=dict)
 
 
 class LocalEngine:
-    def __init__(self, home: Home, catalog: Catalog, *, observer: Observer | None = None) -> None:
-        self.home = home
-        self.catalog = catalog
-        self.store = FolderStore(home.store_dir)
+    def __init__(self, rt: Runtime, *, observer: Observer | None = None) -> None:
+        self.rt = rt
+        self.home = rt.home
+        self.catalog = rt.catalog
+        self.store = rt.store
         self.observer = observer or Observer()
 
     def run(self, spec: PipelineSpec, params: dict[str, Any], options: RunOptions) -> str:
@@ -71,21 +75,26 @@ class LocalEngine:
         if not pool.started():  # the fork server's preload is fixed once it runs
             pool.warm(imported_libraries(spec))
         order = order_steps(spec)
+        snapshot = autosnapshot(spec) if options.snapshot is None else options.snapshot
+        mounts = RunMounts(self.rt, spec, snapshot)  # an unknown volume fails before the run
         ptypes = {p.name: p.type for p in spec.parameters}
         run_id, task_ids = records.create_run(
             self.catalog, pipeline=spec.name, experiment=options.experiment or spec.experiment,
             spec_json=spec.to_json(indent=None), spec_digest=spec.digest(),
             source=options.source, params={k: (ptypes[k], v) for k, v in values.items()},
             steps=order, parent_run_id=options.parent_run_id)
-        _Scheduler(self, spec, values, options, run_id, task_ids, order).run()
+        # the shared lock keeps gc away from outputs no record references yet
+        with self.store.lock("shared", purpose=f"run {run_id}"):
+            _Scheduler(self, spec, values, options, run_id, task_ids, order, mounts).run()
         return run_id
 
 
 class _Scheduler:
     def __init__(self, engine: LocalEngine, spec: PipelineSpec, values: dict[str, Any],
                  options: RunOptions, run_id: str, task_ids: dict[str, int],
-                 order: list[str]) -> None:
+                 order: list[str], mounts: RunMounts) -> None:
         self.e = engine
+        self.mounts = mounts
         self.spec = spec
         self.values = values
         self.options = options
@@ -105,6 +114,13 @@ class _Scheduler:
         obs = self.e.observer
         obs.started(self.run_id, self.spec.name, self.order)
         try:
+            try:
+                self.mounts.start(self.run_id)
+            except KilnError as e:
+                records.finish_run(self.e.catalog, self.run_id, "failed",
+                                   f"snapshotting the volumes before the first step failed: {e}")
+                obs.finished("failed")
+                return
             while True:
                 reason = obs.stop_reason()
                 if reason:
@@ -138,9 +154,17 @@ class _Scheduler:
                     return
                 inputs = {i.name: self.outputs[i.step][i.output]  # type: ignore[index]
                           for i in step.inputs if i.step}
+                if step.name in self.options.reuse:
+                    self._reuse_outputs(step, inputs, *self.options.reuse[step.name])
+                    progressed = True
+                    continue
                 step_values = self._step_values(step)
-                key = cache_key(self.spec, step, inputs, step_values)
-                if self.options.cache and step.cache and self._reuse(step, key, inputs):
+                key: str | None = cache_key(self.spec, step, inputs, step_values)
+                if step.volumes:  # files outside the inputs: cache only on known content
+                    part = self.mounts.cache_part(step)
+                    key = None if part is None else cache_key(
+                        self.spec, step, inputs, {**step_values, "\0volumes": part})
+                if key and self.options.cache and step.cache and self._reuse(step, key, inputs):
                     progressed = True
                     continue
                 self._launch(step, key, inputs, step_values, attempt=1)
@@ -163,6 +187,12 @@ class _Scheduler:
         if set(outs) != set(step.outputs) or not all(self.e.store.exists(r.digest)
                                                       for r in outs.values()):
             return False
+        self._reuse_outputs(step, inputs, source_task, outs, key)
+        return True
+
+    def _reuse_outputs(self, step: StepSpec, inputs: dict[str, ArtifactRef], source_task: int,
+                       outs: dict[str, ArtifactRef], key: str | None = None) -> None:
+        """Record `step` as done with another task's outputs (a cache hit, or a resume)."""
         self.outputs[step.name] = outs
         self.state[step.name] = "cached"
         records.finish_task(self.e.catalog, self.task_ids[step.name], self.run_id,
@@ -170,15 +200,19 @@ class _Scheduler:
                             metrics=records.task_metrics(self.e.catalog, source_task),
                             cache_key=key, cached_from=source_task)
         self.e.observer.state(step.name, "cached")
-        return True
 
-    def _launch(self, step: StepSpec, key: str, inputs: dict[str, ArtifactRef],
+    def _launch(self, step: StepSpec, key: str | None, inputs: dict[str, ArtifactRef],
                 values: dict[str, Any], attempt: int) -> None:
         tdir = self.run_dir / step.name
         tdir.mkdir(parents=True, exist_ok=True)
         result = tdir / "result.json"
         result.unlink(missing_ok=True)
         log = tdir / "log.txt"
+        mount_values, mount_env = self.mounts.task_fields(step)
+        if step.volumes:
+            from kiln.catalog.volumes import record_task_volumes
+
+            record_task_volumes(self.e.catalog, self.task_ids[step.name], self.mounts.seen(step))
         task = {
             "run_id": self.run_id,
             "step": step.name,
@@ -188,14 +222,14 @@ class _Scheduler:
             "function": step.function.__dict__ if step.function else None,
             "outputs": list(step.outputs),
             "inputs": {k: r.to_dict() for k, r in inputs.items()},
-            "constants": values,
+            "constants": {**values, **mount_values},
             "params": self.values if step.kind == "cells" else {},
             "workdir": self.spec.workdir,
             "store_root": str(self.e.store.root),
             "log_path": str(log),
             "result_path": str(result),
             "metrics_path": str(tdir / "metrics.jsonl"),
-            "env": self.env,
+            "env": {**self.env, **mount_env} if mount_env else self.env,
         }
         if attempt > 1:
             with open(log, "a") as f:
@@ -283,6 +317,17 @@ class _Scheduler:
             result = {"status": "failed", "error": peer_error}
         if result.get("status") == "succeeded":
             outs = {k: ArtifactRef.from_dict(v) for k, v in result["outputs"].items()}
+            try:
+                for ref in outs.values():  # chunked into the store before any record names it
+                    self.e.store.ingest(ref.digest)
+            except KilnError as e:
+                result = {"status": "failed", "error": f"storing its outputs failed: {e}"}
+        if result.get("status") == "succeeded" and r.step.volumes:
+            try:
+                self.mounts.after(r.step, self.run_id)
+            except KilnError as e:
+                result = {"status": "failed", "error": f"snapshotting its volumes failed: {e}"}
+        if result.get("status") == "succeeded":
             self.outputs[r.step.name] = outs
             self.state[r.step.name] = "succeeded"
             records.finish_task(self.e.catalog, self.task_ids[r.step.name], self.run_id,

@@ -413,15 +413,38 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
     return list(specs.values())
 
 
+def _kale_volumes(raw: Any, where: str) -> dict[str, str]:
+    """Kale's `volumes` metadata -> {mount_point: volume name}. Each PVC is a volume of that
+    name here (create it first with `kiln volume create NAME`)."""
+    if not isinstance(raw, list):
+        raise NotebookError("metadata 'volumes' must be a list", where=f"{where}: metadata volumes")
+    out = {}
+    for i, v in enumerate(raw):
+        at = f"{where}: metadata volumes[{i}]"
+        if not isinstance(v, dict):
+            raise NotebookError("each volume must be an object with name and mount_point",
+                                where=at)
+        name, mount = v.get("name"), v.get("mount_point")
+        if not isinstance(name, str) or not name or not isinstance(mount, str) or not mount:
+            raise NotebookError("a volume needs a non-empty 'name' and 'mount_point'", where=at,
+                                hint='e.g. {"name": "data", "mount_point": "/home/jovyan/data", '
+                                     '"type": "pvc"}')
+        out[mount] = name
+    return out
+
+
 def _apply_defaults(steps: list[StepSpec], meta: dict[str, Any], where: str,
                     explicit_cache: set[str]) -> None:
     """Notebook-wide settings: docker_image, enable_caching and Kale's steps_defaults tags."""
     image = meta.get("docker_image") or meta.get("base_image") or None
+    mounts = _kale_volumes(meta.get("volumes") or [], where)
     defaults = meta.get("steps_defaults") or []
     tags = parse_tags(defaults, where=f"{where}: metadata steps_defaults") if defaults else None
     for s in steps:
         if image and not s.image:
             s.image = image
+        if s.kind == "cells":  # Kale mounts every volume on every step
+            s.volumes = {**mounts, **s.volumes}
         if meta.get("enable_caching") is False and s.name not in explicit_cache:
             s.cache = False
         if tags is not None:

@@ -53,7 +53,8 @@ class StepFunction:
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None, retries: int = 0,
                  timeout: float | None = None, resources: dict[str, Any] | None = None,
                  cache: bool = True, outputs: tuple[str, ...] | None = None,
-                 distributed: PyTorchDistributed | None = None) -> None:
+                 distributed: PyTorchDistributed | None = None,
+                 volumes: dict[str, str] | None = None) -> None:
         if not callable(fn):
             raise PipelineDefinitionError(f"@kiln.step needs a function, got {fn!r}")
         if retries < 0:
@@ -72,6 +73,7 @@ class StepFunction:
             raise PipelineDefinitionError("distributed= takes kiln.PyTorchDistributed(workers=N)",
                                           where=_where(fn))
         self.distributed = distributed
+        self.volumes = _check_volumes(fn, volumes or {})
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -94,16 +96,21 @@ def step(fn: F, /) -> StepFunction: ...
 def step(*, name: str | None = None, retries: int = 0, timeout: float | None = None,
          resources: dict[str, Any] | None = None, cache: bool = True,
          outputs: tuple[str, ...] | None = None,
-         distributed: PyTorchDistributed | None = None) -> Callable[[F], StepFunction]: ...
+         distributed: PyTorchDistributed | None = None,
+         volumes: dict[str, str] | None = None) -> Callable[[F], StepFunction]: ...
 
 
 def step(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, retries: int = 0,
          timeout: float | None = None, resources: dict[str, Any] | None = None,
          cache: bool = True, outputs: tuple[str, ...] | None = None,
-         distributed: PyTorchDistributed | None = None) -> Any:
-    """Mark a function as a pipeline step; works bare (`@step`) or with options."""
+         distributed: PyTorchDistributed | None = None,
+         volumes: dict[str, str] | None = None) -> Any:
+    """Mark a function as a pipeline step; works bare (`@step`) or with options.
+
+    `volumes={"data": "myvol"}` mounts the volume `myvol`: the step's argument `data` is its
+    folder (a str path), filled in by the engine rather than by the pipeline's call."""
     opts = dict(name=name, retries=retries, timeout=timeout, resources=resources, cache=cache,
-                outputs=outputs, distributed=distributed)
+                outputs=outputs, distributed=distributed, volumes=volumes)
     if fn is not None:
         return StepFunction(fn, **opts)  # type: ignore[arg-type]
     return lambda f: StepFunction(f, **opts)  # type: ignore[arg-type]
@@ -151,3 +158,19 @@ def pipeline(fn: Callable[..., Any] | None = None, /, *, name: str | None = None
     if fn is not None:
         return Pipeline(fn, name=name, experiment=experiment, description=description)
     return lambda f: Pipeline(f, name=name, experiment=experiment, description=description)
+
+
+def _check_volumes(fn: Callable[..., Any], volumes: Any) -> dict[str, str]:
+    if not isinstance(volumes, dict):
+        raise PipelineDefinitionError("volumes= takes {argument: volume name}",
+                                      where=_where(fn), hint='volumes={"data": "myvol"}')
+    params = inspect.signature(fn).parameters
+    for arg, vol in volumes.items():
+        if arg not in params:
+            raise PipelineDefinitionError(
+                f"volumes names '{arg}', which is not an argument of {fn.__name__}",
+                where=_where(fn), hint=f"add a parameter `{arg}: str` to receive the folder")
+        if not isinstance(vol, str) or not vol:
+            raise PipelineDefinitionError(f"the volume for '{arg}' must be a volume name",
+                                          where=_where(fn))
+    return dict(volumes)

@@ -45,6 +45,14 @@ class _Tracer:
     def add_call(self, sf: StepFunction, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         where = _call_site()
         sig = inspect.signature(sf.fn)
+        for arg in sf.volumes:
+            if arg in kwargs:
+                raise PipelineDefinitionError(
+                    f"step '{sf.name}': '{arg}' is the folder of volume '{sf.volumes[arg]}'; "
+                    "the engine passes it", where=where, hint=f"leave out {arg}=")
+        # volume arguments are filled in at run time, not by the pipeline's call
+        sig = sig.replace(parameters=[p for p in sig.parameters.values()
+                                      if p.name not in sf.volumes])
         try:
             bound = sig.bind(*args, **kwargs)
         except TypeError as e:
@@ -62,7 +70,8 @@ class _Tracer:
             name=name, kind="function", inputs=inputs, outputs=list(sf.outputs),
             function=_function_ref(sf), retries=sf.retries, timeout=sf.timeout,
             resources=dict(sf.resources), cache=sf.cache,
-            distributed=sf.distributed.to_spec() if sf.distributed else None))
+            distributed=sf.distributed.to_spec() if sf.distributed else None,
+            volumes=dict(sf.volumes)))
         refs = tuple(OutputRef(name, o) for o in sf.outputs)
         if len(refs) == 1:
             return refs[0]

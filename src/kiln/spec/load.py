@@ -157,7 +157,16 @@ def _step(r: _Reader, raw: Any, path: str) -> StepSpec:
         annotations=r.get(s, "annotations", path, dict, {}),
         cache=r.get(s, "cache", path, bool, True),
         image=r.get(s, "image", path, (str, type(None)), None),
+        volumes=_volumes(r.get(s, "volumes", path, dict, {}), f"{path}.volumes"),
     )
+
+
+def _volumes(d: dict[str, Any], where: str) -> dict[str, str]:
+    for mount, vol in d.items():
+        if not isinstance(vol, str) or not vol:
+            raise SpecError(f"volume of mount '{mount}' must be a volume name, got {vol!r}",
+                            where=f"{where}.{mount}")
+    return dict(d)
 
 
 def _distributed(d: dict[str, Any] | None, where: str) -> dict[str, Any] | None:

@@ -79,6 +79,9 @@ class StepSpec:
     # {"framework": "pytorch", "workers": N}: N processes with torch.distributed; rank 0's
     # outputs are kept (locally: processes; on Kubeflow: a PyTorchJob)
     distributed: dict[str, Any] | None = None
+    # mount -> volume name. A function step gets the volume's folder as the argument named
+    # `mount`; a notebook step (Kale `volumes`, mount = mount_point) finds it in KILN_VOLUMES.
+    volumes: dict[str, str] = field(default_factory=dict)
 
     def upstream(self) -> list[str]:
         """Every step this one must wait for: data inputs and explicit `after` edges."""

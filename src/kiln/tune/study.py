@@ -200,7 +200,7 @@ class Tuner:
         try:
             options = RunOptions(parallelism=per_trial, cache=self.cache,
                                  experiment=self.experiment, source=self.source)
-            run_id = LocalEngine(self.rt.home, self.rt.catalog, observer=obs).run(
+            run_id = LocalEngine(self.rt, observer=obs).run(
                 self.spec, {**self.config.fixed, **params}, options)
             out = self._outcome(number, run_id, obs)
         except KilnError as e:
