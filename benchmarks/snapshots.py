@@ -1,0 +1,176 @@
+"""Volume snapshots vs restic, on the same generated data set (default 2.2 GB).
+
+Data: 20,000 small JSON/CSV files (1-30 KB), 8 large numpy arrays (float32, partly smooth so
+they compress somewhat) and 4 Parquet tables. Phases, each timed for both tools in one run:
+  1. first snapshot            (`kiln snapshot create` vs `restic backup`)
+  2. second snapshot after rewriting 1% of the small files and appending 16 MB to an array
+  3. restore of the latest snapshot into an empty folder
+and the bytes each repository holds. restic (Debian package) is installed if absent.
+    python benchmarks/snapshots.py [--gb 2.2] [--keep]
+Targets: our times / restic's <= 1.0, bytes stored within 10%, and the second snapshot adding
+only about the changed bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def ensure_restic() -> str:
+    found = shutil.which("restic")
+    if found:
+        return found
+    print("installing restic (apt-get)...", flush=True)
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run([*sudo, "apt-get", "update", "-qq"], check=True)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", "restic"], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return shutil.which("restic") or "restic"
+
+
+def generate(root: Path, gb: float, rng: np.random.Generator) -> int:
+    import pandas as pd
+
+    small = root / "records"
+    for i in range(20_000):
+        d = small / f"part{i // 1000:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        n = int(rng.integers(10, 300))
+        if i % 2:
+            rows = [{"id": int(i * 1000 + j), "score": float(rng.random()),
+                     "label": f"class-{int(rng.integers(0, 9))}"} for j in range(n)]
+            (d / f"r{i:05d}.json").write_text(json.dumps(rows))
+        else:
+            vals = rng.random((n, 4))
+            (d / f"r{i:05d}.csv").write_text(
+                "a,b,c,d\n" + "\n".join(",".join(f"{v:.6f}" for v in row) for row in vals))
+    budget = int(gb * (1 << 30)) - _du(root)
+    arrays = root / "arrays"
+    arrays.mkdir()
+    per_array = int(budget * 0.8 / 8) // 4
+    for i in range(8):
+        noise = rng.standard_normal(per_array, dtype=np.float32)
+        if i % 2:  # a smooth signal with a little noise: compresses somewhat, like real data
+            noise = (np.cumsum(noise) * 0.01).astype(np.float32).round(3)
+        np.save(arrays / f"features{i}.npy", noise)
+    tables = root / "tables"
+    tables.mkdir()
+    rows = int(budget * 0.2 / 4 / 24)
+    for i in range(4):
+        df = pd.DataFrame({"user": rng.integers(0, 1 << 40, rows),
+                           "value": rng.standard_normal(rows),
+                           "bucket": rng.integers(0, 1000, rows).astype("int64")})
+        df.to_parquet(tables / f"events{i}.parquet")
+    return _du(root)
+
+
+def mutate(root: Path, rng: np.random.Generator) -> int:
+    """Rewrite 1% of the small files and append 16 MB to one array; returns bytes changed."""
+    files = sorted((root / "records").rglob("*.*"))
+    changed = 0
+    for p in rng.choice(files, size=len(files) // 100, replace=False):
+        data = Path(p).read_bytes()
+        Path(p).write_bytes(data[: len(data) // 2] + b"\n#edited\n" + data[len(data) // 2:])
+        changed += len(data)
+    extra = rng.standard_normal(4 << 20, dtype=np.float32).tobytes()
+    with open(root / "arrays" / "features0.npy", "ab") as f:
+        f.write(extra)
+    return changed + len(extra)
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}")
+    return time.perf_counter() - t
+
+
+def drop_caches() -> None:
+    """Start each phase with cold data where we may (root only); both tools see the same."""
+    subprocess.run(["sync"])
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        pass
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gb", type=float, default=2.2)
+    ap.add_argument("--keep", action="store_true", help="keep the data and repositories")
+    args = ap.parse_args()
+    restic = ensure_restic()
+    work = Path(tempfile.mkdtemp(prefix="kiln-snapbench-", dir=os.environ.get("BENCH_DIR")))
+    data, home, rrepo = work / "data", work / "kiln-home", work / "restic-repo"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    t = time.perf_counter()
+    size = generate(data, args.gb, rng)
+    print(f"data set: {size / (1 << 30):.2f} GiB, "
+          f"{sum(1 for p in data.rglob('*') if p.is_file())} files "
+          f"(generated in {time.perf_counter() - t:.0f}s)", flush=True)
+
+    kenv = {**os.environ, "KILN_HOME": str(home)}
+    kenv.pop("KILN_STORE", None)
+    renv = {**os.environ, "RESTIC_REPOSITORY": str(rrepo), "RESTIC_PASSWORD": "bench",
+            "RESTIC_CACHE_DIR": str(work / "restic-cache")}
+    kiln = [sys.executable, "-m", "kiln.cli"]
+    subprocess.run([*kiln, "volume", "create", "bench", "--path", str(data)], env=kenv,
+                   check=True, capture_output=True)
+    subprocess.run([restic, "init", "--repository-version", "2"], env=renv, check=True,
+                   capture_output=True)
+    rows = []
+
+    def phase(name: str, ours: list[str], theirs: list[str]) -> None:
+        drop_caches()
+        r = timed(theirs, renv)
+        drop_caches()
+        k = timed(ours, kenv)
+        rows.append((name, k, r))
+        print(f"{name:<18} kilnflow {k:7.2f}s   restic {r:7.2f}s   ratio {k / r:.2f}", flush=True)
+
+    phase("first snapshot", [*kiln, "snapshot", "create", "bench", "-m", "first"],
+          [restic, "backup", "--compression", "auto", "--host", "bench", str(data)])
+    stored_1 = _du(home / "store")
+    changed = mutate(data, rng)
+    phase("second snapshot", [*kiln, "snapshot", "create", "bench", "-m", "second"],
+          [restic, "backup", "--compression", "auto", "--host", "bench", str(data)])
+    added = _du(home / "store") - stored_1
+    phase("restore latest", [*kiln, "snapshot", "restore", "bench:latest", "--to",
+                             str(work / "out-kiln")],
+          [restic, "restore", "latest", "--target", str(work / "out-restic")])
+    ours, theirs = _du(home / "store"), _du(rrepo)
+    diff = subprocess.run(["diff", "-rq", str(data), str(work / "out-kiln")],
+                          capture_output=True, text=True)
+    print(f"bytes stored       kilnflow {ours / 1e6:8.1f} MB  restic {theirs / 1e6:8.1f} MB  "
+          f"ratio {ours / theirs:.3f}")
+    print(f"second snapshot    changed {changed / 1e6:.1f} MB of data, "
+          f"kilnflow stored {added / 1e6:.1f} MB more")
+    print(f"restore identical  {'yes' if not diff.stdout else 'NO: ' + diff.stdout[:300]}")
+    print(f"machine            {platform.machine()}, {os.cpu_count()} cores, "
+          f"python {platform.python_version()}, "
+          f"{subprocess.run([restic, 'version'], capture_output=True, text=True).stdout.strip()}")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"kept {work}")
+
+
+if __name__ == "__main__":
+    main()
