@@ -195,3 +195,40 @@ def test_scheduled_snapshots_take_one_at_a_time_without_catch_up(rt, volume):
     with snapshots.volume_lock(rt, name):  # a snapshot of this volume is running
         assert schedules.tick(rt, log.append) == []
     assert "still running; skipped" in log[-1]
+
+
+def test_snapshot_names_suggest_close_tags(rt, volume):
+    from kiln.volumes import snapshots
+
+    name, _, _ = volume
+    with pytest.raises(NotFoundError, match="no snapshots yet"):
+        snapshots.get("data:latest", rt=rt)
+    snapshots.create(name, tags=["release-1"], rt=rt)
+    with pytest.raises(NotFoundError) as e:
+        snapshots.get("data:relase-1", rt=rt)
+    assert "data:release-1" in (e.value.hint or "")
+    with pytest.raises(NotFoundError, match="no volume 'dta'"):
+        snapshots.get("dta:latest", rt=rt)
+
+
+def test_volumes_on_an_s3_store_through_the_cli(s3_env: str, volume, tmp_path: Path):
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="team-store")
+    env = {"KILN_STORE": "s3://team-store/kiln"}
+    name, folder, files = volume
+    r = run_cli("snapshot", "create", name, "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    (folder / "part0" / "f000.txt").write_text("edited")
+    assert run_cli("snapshot", "create", name, env=env).returncode == 0
+    out = tmp_path / "from-s3"
+    first = json.loads(r.stdout)["id"]
+    assert run_cli("snapshot", "restore", first, "--to", str(out), env=env).returncode == 0
+    assert tree_of(out) == files
+    assert run_cli("snapshot", "prune", name, "--keep-last", "1", env=env).returncode == 0
+    assert run_cli("store", "gc", env=env).returncode == 0
+    r = run_cli("store", "check", "--read-data", "--json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"]
+    keys = boto3.client("s3").list_objects_v2(Bucket="team-store")["Contents"]
+    assert any(k["Key"].startswith("kiln/data/") for k in keys)
+    assert not any(k["Key"].startswith("kiln/locks/") for k in keys)  # all released

@@ -147,16 +147,24 @@ def latest_snapshot(cat: Catalog, volume: str) -> SnapshotInfo | None:
 
 def get_snapshot(cat: Catalog, ref: str) -> SnapshotInfo:
     """By id or unique id prefix, or `VOLUME:latest` / `VOLUME:TAG`."""
-    with cat.read() as s:
-        if ":" in ref:
-            vol, _, which = ref.partition(":")
+    if ":" in ref:
+        vol, _, which = ref.partition(":")
+        get_volume(cat, vol)  # an unknown volume is named, with close names
+        with cat.read() as s:
             rows = list(s.scalars(select(Snapshot).where(Snapshot.volume == vol)
                                   .order_by(Snapshot.created_at.desc())))
-            for x in rows:
-                if which == "latest" or which in (x.tags or []):
-                    return _snapshot(x)
-            raise NotFoundError(f"volume '{vol}' has no snapshot '{which}'",
-                                hint=f"`kiln snapshot ls {vol}` lists its snapshots")
+        for x in rows:
+            if which == "latest" or which in (x.tags or []):
+                return _snapshot(x)
+        tags = sorted({t for x in rows for t in (x.tags or [])})
+        close = difflib.get_close_matches(which, tags, n=3)
+        raise NotFoundError(
+            f"volume '{vol}' has no snapshot '{which}'",
+            hint=(f"did you mean {', '.join(f'{vol}:{c}' for c in close)}?" if close else
+                  f"its tags: {', '.join(tags)}" if tags else
+                  f"it has no snapshots yet; `kiln snapshot create {vol}` takes one" if not rows
+                  else f"`kiln snapshot ls {vol}` lists its snapshots"))
+    with cat.read() as s:
         rows = list(s.scalars(select(Snapshot).where(Snapshot.id.startswith(ref.lower()))
                               .limit(6))) if len(ref) >= 4 else []
     if len(rows) == 1:

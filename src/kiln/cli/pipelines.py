@@ -167,13 +167,15 @@ def submit(
 def demo(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't stream step logs."),
 ) -> None:
-    """Run the demo pipeline (a DataFrame and a trained model passed between steps), serve
-    the trained model over the V2 inference protocol and ask it for predictions, then tune
-    it with a small study whose trials are pipeline runs."""
+    """Run the demo pipeline (a DataFrame and a trained model passed between steps), keep its
+    data in a versioned volume with a snapshot, serve the trained model over the V2 inference
+    protocol and ask it for predictions, then tune it with a small study whose trials are
+    pipeline runs."""
     from kiln.demo import pipeline as demo_pipeline
 
     run(target=f"{demo_pipeline.__file__}:churn", param=[], parallelism=0, no_cache=False,
-        experiment="", quiet=quiet)
+        experiment="", quiet=quiet, snapshot=None, resume=None, from_step=None)
+    _demo_snapshot()
     _demo_serve()
     _demo_tune(f"{demo_pipeline.__file__}:churn")
 
@@ -194,6 +196,26 @@ def _demo_tune(target: str) -> None:
     if best is not None:
         typer.echo(f"tuned: best roc_auc {best.value:.4f} with {best.params} (run {best.run_id}); "
                    f"see `kiln tune show {study.name}`")
+
+
+def _demo_snapshot() -> None:
+    """Put the run's customer table into the volume `demo-data` and snapshot it."""
+    import kiln
+    from kiln.cli.output import human_size
+    from kiln.errors import NotFoundError
+    from kiln.volumes import snapshots, volumes
+
+    result = kiln.get_run("latest")
+    try:
+        volumes.get("demo-data")
+    except NotFoundError:
+        volumes.create("demo-data")
+    table = result.output("load_data")
+    volumes.put_bytes("demo-data", "customers.csv", table.to_csv(index=False).encode())
+    snap = snapshots.create("demo-data", f"customers from run {result.id[:8]}")
+    typer.echo(f"snapshot {snap.short} of volume demo-data: {snap.files} files, "
+               f"{human_size(snap.size)}, {human_size(snap.added)} new in the store; see "
+               "`kiln snapshot ls demo-data`")
 
 
 def _demo_serve() -> None:

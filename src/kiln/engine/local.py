@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -107,6 +108,8 @@ class _Scheduler:
         self.errors: list[str] = []
         self.run_dir = engine.home.run_dir(run_id)
         self.env = dict(os.environ)
+        self.ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="kiln-store")
+        self.ingests: list[tuple[str, Future[Any]]] = []
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -135,10 +138,28 @@ class _Scheduler:
             self._cancel()
             obs.finished("cancelled")
             raise
+        finally:
+            self._settle_ingests()
         status = "failed" if self.errors else "succeeded"
         records.finish_run(self.e.catalog, self.run_id, status,
                            "; ".join(self.errors) if self.errors else None)
         obs.finished(status)
+
+    def _settle_ingests(self) -> None:
+        """Wait for outputs still being stored; a step whose outputs could not be stored
+        fails (and leaves no cache entry)."""
+        self.ingest_pool.shutdown(wait=True)
+        for step, fut in self.ingests:
+            err = fut.exception()
+            if err is None:
+                continue
+            why = err.message if isinstance(err, KilnError) else repr(err)
+            msg = f"storing its outputs failed: {why}"
+            self.errors.append(f"step '{step}' failed: {msg}")
+            records.set_task(self.e.catalog, self.task_ids[step], status="failed", error=msg,
+                             cache_key=None)
+            self.e.observer.state(step, "failed", msg)
+        self.ingests.clear()
 
     def _ready(self) -> list[StepSpec]:
         done = ("succeeded", "cached")
@@ -317,11 +338,10 @@ class _Scheduler:
             result = {"status": "failed", "error": peer_error}
         if result.get("status") == "succeeded":
             outs = {k: ArtifactRef.from_dict(v) for k, v in result["outputs"].items()}
-            try:
-                for ref in outs.values():  # chunked into the store before any record names it
-                    self.e.store.ingest(ref.digest)
-            except KilnError as e:
-                result = {"status": "failed", "error": f"storing its outputs failed: {e}"}
+            # Outputs go into the chunked store in the background: downstream steps read the
+            # cached copies meanwhile, and the run ends only once every output is stored.
+            self.ingests.append((r.step.name, self.ingest_pool.submit(
+                lambda refs=list(outs.values()): [self.e.store.ingest(x.digest) for x in refs])))
         if result.get("status") == "succeeded" and r.step.volumes:
             try:
                 self.mounts.after(r.step, self.run_id)

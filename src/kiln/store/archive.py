@@ -41,8 +41,10 @@ def _workers() -> int:
     return max(2, min(8, (os.cpu_count() or 2)))
 
 
-def chunk_file(repo: Repository, path: str | os.PathLike[str], size: int) -> tuple[list[str], int]:
-    """Store a file's chunks; returns (chunk ids, bytes newly stored)."""
+def chunk_file(repo: Repository, path: str | os.PathLike[str], size: int,
+               pool: ThreadPoolExecutor | None = None) -> tuple[list[str], int]:
+    """Store a file's chunks; returns (chunk ids, bytes newly stored). With `pool`, chunks
+    are hashed and compressed on its threads (one large file then uses every core)."""
     cfg = repo.config
     with open(path, "rb") as f:
         if size <= cfg.chunk_min:
@@ -51,19 +53,20 @@ def chunk_file(repo: Repository, path: str | os.PathLike[str], size: int) -> tup
                 return [], 0
             bid, new = repo.add("d", data)
             return [bid], new
-        ids: list[str] = []
-        added = 0
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             view = memoryview(mm)
             try:
-                for c in fastcdc.fastcdc(view, cfg.chunk_min, cfg.chunk_avg, cfg.chunk_max,
-                                         fat=False):
-                    bid, new = repo.add("d", view[c.offset:c.offset + c.length])
-                    ids.append(bid)
-                    added += new
+                cuts = fastcdc.fastcdc(view, cfg.chunk_min, cfg.chunk_avg, cfg.chunk_max,
+                                       fat=False)
+                if pool is None:
+                    results = [repo.add("d", view[c.offset:c.offset + c.length]) for c in cuts]
+                else:
+                    futs = [pool.submit(repo.add, "d", view[c.offset:c.offset + c.length])
+                            for c in cuts]
+                    results = [fu.result() for fu in futs]
             finally:
                 view.release()
-        return ids, added
+        return [bid for bid, _ in results], sum(n for _, n in results)
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, int, int]:

@@ -202,6 +202,10 @@ def gc(store: Store, roots_fn: Callable[[], Roots], *, dry_run: bool = False,
         delete: list[str] = [p for p in sizes if p not in by_pack]  # no index names them
         repack: list[tuple[str, str]] = []
         placed: set[tuple[str, str]] = set()
+        # Each step's outputs are flushed as their own small pack; merge such packs so the
+        # object count stays near bytes / pack_size rather than one pack per artifact.
+        small = {pid for pid in by_pack if sizes.get(pid, 0) < repo.config.pack_size // 8}
+        merge_small = len(small) >= 2
         for pid, keys in by_pack.items():
             live = [k for k in keys if k in used and k not in placed]
             live_bytes = sum(entries[k].length for k in live)
@@ -209,7 +213,7 @@ def gc(store: Store, roots_fn: Callable[[], Roots], *, dry_run: bool = False,
             rep.blobs_removed += len(keys) - len(live)
             if not live:
                 delete.append(pid)
-            elif total - live_bytes > total * repack_threshold:
+            elif total - live_bytes > total * repack_threshold or (merge_small and pid in small):
                 repack.extend(live)
                 delete.append(pid)
                 rep.packs_repacked += 1

@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kiln.errors import StoreError
@@ -33,6 +34,10 @@ class Store(ArtifactStore):
     @functools.cached_property
     def backend(self) -> Backend:
         return open_backend(self.location)
+
+    @functools.cached_property
+    def _pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max(2, os.cpu_count() or 2), thread_name_prefix="kiln-ingest")
 
     @functools.cached_property
     def repo(self) -> Repository:
@@ -66,7 +71,7 @@ class Store(ArtifactStore):
         if repo.has("f", digest):
             return 0
         path = self.cache.local_path(digest)
-        new = _add_file(repo, path, digest)
+        new = _add_file(repo, path, digest, self._pool)
         repo.flush()
         return new
 
@@ -111,8 +116,9 @@ class Store(ArtifactStore):
         shutil.rmtree(legacy, ignore_errors=True)
 
 
-def _add_file(repo: Repository, path: Path, digest: str) -> int:
+def _add_file(repo: Repository, path: Path, digest: str,
+              pool: ThreadPoolExecutor | None = None) -> int:
     """An artifact is its chunks plus an `f` blob listing them, named by the whole file's hash."""
-    chunks, new = chunk_file(repo, path, path.stat().st_size)
+    chunks, new = chunk_file(repo, path, path.stat().st_size, pool)
     _, n = repo.add("f", json.dumps(chunks, separators=(",", ":")).encode(), blob_id=digest)
     return new + n
