@@ -16,9 +16,9 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kiln._version import __version__
-from kiln.engine.api import compile, get_run, load, resume, run
-from kiln.engine.result import Run
 from kiln.errors import (
     CodecError,
     KilnError,
@@ -31,19 +31,32 @@ from kiln.errors import (
     SpecError,
     UserError,
 )
-from kiln.marshal import Codec, register_codec
-from kiln.sdk import (
-    Pipeline,
-    PyTorchDistributed,
-    StepFunction,
-    log_metric,
-    pipeline,
-    report,
-    step,
-)
-from kiln.serving.api import Service, serve
-from kiln.spec import PipelineSpec
-from kiln.tune.api import Study, automl, get_study, tune
+
+# The rest of the public API loads on first use (PEP 562), so `import kiln` — and every `kiln`
+# command, which imports this package first — does not pay for the engine, codecs, serving
+# and tuning modules it does not touch.
+_LAZY = {
+    "compile": "kiln.engine.api", "get_run": "kiln.engine.api", "load": "kiln.engine.api",
+    "resume": "kiln.engine.api", "run": "kiln.engine.api", "Run": "kiln.engine.result",
+    "Codec": "kiln.marshal", "register_codec": "kiln.marshal",
+    "Pipeline": "kiln.sdk", "PyTorchDistributed": "kiln.sdk", "StepFunction": "kiln.sdk",
+    "log_metric": "kiln.sdk", "pipeline": "kiln.sdk", "report": "kiln.sdk", "step": "kiln.sdk",
+    "Service": "kiln.serving.api", "serve": "kiln.serving.api",
+    "PipelineSpec": "kiln.spec",
+    "Study": "kiln.tune.api", "automl": "kiln.tune.api", "get_study": "kiln.tune.api",
+    "tune": "kiln.tune.api",
+}
+
+if TYPE_CHECKING:
+    from kiln import volumes
+    from kiln.engine.api import compile, get_run, load, resume, run
+    from kiln.engine.result import Run
+    from kiln.marshal import Codec, register_codec
+    from kiln.sdk import (Pipeline, PyTorchDistributed, StepFunction, log_metric, pipeline,
+                          report, step)
+    from kiln.serving.api import Service, serve
+    from kiln.spec import PipelineSpec
+    from kiln.tune.api import Study, automl, get_study, tune
 
 __all__ = [
     "Codec",
@@ -84,9 +97,17 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # `kiln.volumes` opens the catalog; load it on first use so `import kiln` stays light
-    if name == "volumes":
-        import importlib
+    import importlib
 
+    if name == "volumes":
         return importlib.import_module("kiln.volumes")
-    raise AttributeError(f"module 'kiln' has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kiln' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "volumes"})

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import fastcdc
-
 from kiln.errors import StoreError
 from kiln.store.repository import Repository
 
@@ -53,6 +51,8 @@ def chunk_file(repo: Repository, path: str | os.PathLike[str], size: int,
                 return [], 0
             bid, new = repo.add("d", data)
             return [bid], new
+        import fastcdc  # imported here: it pulls in click, which most commands never need
+
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             view = memoryview(mm)
             try:
