@@ -218,3 +218,38 @@ def test_cron_gets_kfps_seconds_field() -> None:
 
     assert kfp_cron("0 * * * *") == "0 0 * * * *"
     assert kfp_cron("30 0 * * * *") == "30 0 * * * *"
+
+
+VOLUME_MODULE = '''
+import os, kiln
+
+@kiln.step(volumes={"data": "work"})
+def count(data: str) -> int:
+    n = len(open(os.path.join(data, "rows.txt")).read().split())
+    kiln.log_metric("rows", n)
+    return n
+
+@kiln.pipeline(name="vol-count")
+def vol_count():
+    count()
+'''
+
+
+def test_volumes_compile_to_pvc_mounts_and_run_under_kfp_local(tmp_path: Path) -> None:
+    from kiln.volumes import volumes
+
+    folder = Path(volumes.create("work").path)
+    (folder / "rows.txt").write_text("a\nb\nc\n")
+    path = tmp_path / "volpipe.py"
+    path.write_text(VOLUME_MODULE)
+    package = tmp_path / "vol.yaml"
+    assert run_cli("compile", f"{path}:vol_count", "-t", "kfp", "-o", str(package)).returncode == 0
+    docs = list(yaml.safe_load_all(package.read_text()))
+    mounts = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-count"]
+    # the shape kfp-kubernetes' mount_pvc(task, pvc_name="work", mount_path=...) writes
+    assert mounts["pvcMount"] == [{"constant": "work", "mountPath": "/mnt/kiln/work",
+                                   "pvcNameParameter": {"runtimeValue": {"constant": "work"}}}]
+    # kfp.local mounts nothing: on the compiling machine the local volume stands in
+    out = run_kfp_local(package, tmp_path)
+    assert out["count"]["metrics"] == {"rows": 3.0}
+    assert kiln.run(f"{path}:vol_count", progress=False).metrics == {"rows": 3.0}

@@ -193,6 +193,8 @@ def _task_blob(spec: PipelineSpec, step: StepSpec, modules: dict[str, str]) -> s
         "constants": {i.name: i.value for i in step.inputs if i.step is None and i.param is None},
         "params": [p.name for p in spec.parameters] if step.kind == "cells" else [],
         "workdir": spec.workdir,
+        # mount -> the PVC's path in the container (see _platform)
+        "volumes": {m: {"path": mount_path(m, v), "volume": v} for m, v in step.volumes.items()},
     }
     raw = json.dumps(task, separators=(",", ":")).encode()
     return base64.b64encode(zlib.compress(raw, 6)).decode()
@@ -220,8 +222,15 @@ def _resources(step: StepSpec) -> dict[str, Any]:
     return out
 
 
+def mount_path(mount: str, volume: str) -> str:
+    """Where a volume's PVC is mounted in the step's container: Kale's mount_point as it is,
+    else /mnt/kiln/VOLUME (an SDK step gets this path as its argument)."""
+    return mount if mount.startswith("/") else f"/mnt/kiln/{volume}"
+
+
 def _platform(spec: PipelineSpec, order: list[str]) -> dict[str, Any]:
-    """Labels and annotations per task, in kfp-kubernetes' platformSpec."""
+    """Labels, annotations and PVC mounts per task, in kfp-kubernetes' platformSpec (the
+    shape kfp-kubernetes' `mount_pvc` writes; each volume is a PVC of the same name)."""
     execs: dict[str, Any] = {}
     for name in order:
         step = spec.step(name)
@@ -230,6 +239,11 @@ def _platform(spec: PipelineSpec, order: list[str]) -> dict[str, Any]:
             conf["podMetadata"] = {"labels": dict(step.labels)}
         if step.annotations:
             conf.setdefault("podMetadata", {})["annotations"] = dict(step.annotations)
+        if step.volumes:
+            conf["pvcMount"] = [
+                {"constant": vol, "mountPath": mount_path(m, vol),
+                 "pvcNameParameter": {"runtimeValue": {"constant": vol}}}
+                for m, vol in sorted(step.volumes.items())]
         if conf:
             execs[f"exec-{dns_name(name)}"] = conf
     return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": execs}}}} if execs \

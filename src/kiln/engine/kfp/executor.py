@@ -52,14 +52,40 @@ def run_step(blob: str, args: dict[str, Any]) -> None:
         _run(task, args)
 
 
+def _mounts(volumes: dict[str, dict[str, str]]) -> dict[str, str]:
+    """mount -> folder. On a cluster the PVC is at its mount path; under kfp.local on the
+    machine that compiled, nothing is mounted there, so the local volume's folder stands in."""
+    out = {}
+    for mount, v in volumes.items():
+        out[mount] = v["path"] if os.path.isdir(v["path"]) else \
+            (_local_volume(v["volume"]) or v["path"])
+    return out
+
+
+def _local_volume(name: str) -> str | None:
+    from kiln.catalog.volumes import get_volume
+    from kiln.errors import KilnError
+    from kiln.runtime import Runtime
+
+    try:
+        return get_volume(Runtime.open().catalog, name).path
+    except KilnError:
+        return None
+
+
 def _run(task: dict[str, Any], args: dict[str, Any]) -> None:
     metrics_art = args.pop(METRICS_OUTPUT)
     ctx = context.StepContext(os.environ.get("KFP_RUN_ID", "kfp"), task["step"])
     context.set_current(ctx)
     outs = {o: args.pop(o) for o in task["outputs"]}
 
+    mounts = _mounts(task.get("volumes") or {})
+    os.environ["KILN_VOLUMES"] = json.dumps(mounts)
+
     def load_values() -> dict[str, Any]:
         values: dict[str, Any] = dict(task["constants"])
+        if task["kind"] == "function":
+            values.update(mounts)  # the step's volume arguments get the mounted folders
         for name, value in args.items():
             values[name] = load_artifact(value.path) if hasattr(value, "path") else value
         task["params"] = {p: values[p] for p in task["params"]}
