@@ -160,3 +160,46 @@ def test_gc_keeps_run_artifacts_and_they_load_after_the_cache_is_gone(module, rt
     assert r.returncode == 0, r.stderr
     assert json.loads((kiln_home / "t.json").read_text()) == 45
     assert maintenance.check(rt.store, live_roots(rt.catalog), read_data=True).ok
+
+
+COUNTED = '''
+import os, kiln
+
+def _mark(step):
+    with open(os.environ["COUNT_FILE"], "a") as f:
+        f.write(step + "\\n")
+
+@kiln.step
+def load(n: int) -> list:
+    _mark("load")
+    return list(range(n))
+
+@kiln.step
+def features(xs: list) -> list:
+    _mark("features")
+    return [x * x for x in xs]
+
+@kiln.step
+def score(fs: list, weight: float) -> float:
+    _mark("score")
+    kiln.log_metric("score", sum(fs) * weight)
+    return sum(fs) * weight
+
+@kiln.pipeline(name="counted")
+def counted(n: int = 5, weight: float = 1.0):
+    score(features(load(n)), weight)
+'''
+
+
+def test_resuming_with_a_new_last_step_parameter_executes_only_that_step(module, tmp_path):
+    counts = tmp_path / "count.txt"
+    env = {"COUNT_FILE": str(counts)}
+    path = module(COUNTED, name="counted")
+    assert run_cli("run", f"{path}:counted", "--no-cache", "-q", env=env).returncode == 0
+    assert counts.read_text().split() == ["load", "features", "score"]
+    counts.write_text("")
+    r = run_cli("run", "--resume", "latest", "--from", "score", "-p", "weight=2", "-q", env=env)
+    assert r.returncode == 0, r.stderr
+    assert counts.read_text().split() == ["score"]  # nothing upstream ran again
+    run = json.loads(run_cli("runs", "show", "latest", "--json").stdout)
+    assert run["metrics"] == {"score": 60.0} and run["params"]["weight"] == 2.0

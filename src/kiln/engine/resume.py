@@ -45,8 +45,8 @@ def plan(rt: Runtime, run_ref: str, from_step: str, params: dict[str, Any]) -> R
     changed = {k for k, v in values.items() if parent.params.get(k) != v}
     rerun = {from_step} | downstream(spec, from_step)
     for s in spec.steps:
-        if changed.intersection(s.params_used()) or (s.kind == "cells" and changed):
-            rerun |= {s.name} | downstream(spec, s.name)  # cells steps see every parameter
+        if changed.intersection(s.params_used()):  # the same reads the cache keys use
+            rerun |= {s.name} | downstream(spec, s.name)
     reuse = {}
     for s in spec.steps:
         if s.name in rerun:
