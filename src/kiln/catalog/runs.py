@@ -280,14 +280,21 @@ def _latest_metrics(s: Session, run_ids: list[str]) -> dict[str, dict[str, float
 
 
 def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
-              status: str | None = None) -> list[RunInfo]:
+              status: str | None = None, pipeline: str | None = None,
+              before: str | None = None) -> list[RunInfo]:
+    """Newest first. `before`: only runs older than this run id (ids are time-ordered), the
+    keyset page token the REST API hands out."""
     with cat.read() as s:
         q = (select(Run, Experiment.name).outerjoin(Experiment, Run.experiment_id == Experiment.id)
-             .order_by(Run.created_at.desc(), Run.id.desc()).limit(limit))
+             .order_by(Run.id.desc()).limit(limit))
         if experiment:
             q = q.where(Experiment.name == experiment)
         if status:
             q = q.where(Run.status == status)
+        if pipeline:
+            q = q.where(Run.pipeline_name == pipeline)
+        if before:
+            q = q.where(Run.id < before)
         rows = s.execute(q).all()
         runs = [_run_info(r, e) for r, e in rows]
         metrics = _latest_metrics(s, [r.id for r in runs])

@@ -33,7 +33,8 @@ def _root(
 
 
 def _register() -> None:
-    from kiln.cli import automl, pipelines, runs, serve, snapshots, store, tune, volumes
+    from kiln.cli import (automl, pipelines, runs, serve, server, snapshots, store, tune,
+                          volumes)
 
     pipelines.register(app)
     runs.register(app)
@@ -43,6 +44,7 @@ def _register() -> None:
     volumes.register(app)
     snapshots.register(app)
     store.register(app)
+    server.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

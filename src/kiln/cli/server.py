@@ -1,0 +1,21 @@
+"""`kiln server`: the REST API (and, later, the dashboard) on 127.0.0.1:8765 by default."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("server")(server)
+
+
+def server(host: str = typer.Option("127.0.0.1", "--host",
+                                    help="Address to bind (loopback unless told otherwise)."),
+           port: int = typer.Option(8765, "--port", min=0, max=65535)) -> None:
+    """Serve the REST API under /api/v1 (OpenAPI at /openapi.json)."""
+    import uvicorn
+
+    from kiln.server.app import create_app
+
+    typer.echo(f"kiln server on http://{host}:{port}/api/v1  (OpenAPI: /openapi.json)")
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")

@@ -1,0 +1,56 @@
+"""The FastAPI application: routers per concern, one JSON error shape for every failure.
+
+Errors are `{"error": {"message", "where", "hint", "reference"}}`: 404 for a record that does
+not exist, 400 for bad input (422 for a malformed request, with the field in `where`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from kiln._version import __version__
+from kiln.errors import KilnError, NotFoundError, UserError
+from kiln.runtime import Runtime
+
+
+def error_body(message: str, *, where: str | None = None, hint: str | None = None,
+               reference: str = "kiln-error") -> dict[str, Any]:
+    return {"error": {"message": message, "where": where, "hint": hint, "reference": reference}}
+
+
+def create_app(rt: Runtime | None = None) -> FastAPI:
+    from kiln.server import runs, volumes
+
+    app = FastAPI(title="kilnflow", version=__version__, openapi_url="/openapi.json",
+                  docs_url="/api/docs", redoc_url=None)
+    app.state.rt = rt or Runtime.open()
+
+    @app.exception_handler(KilnError)
+    async def _kiln_error(_: Request, e: KilnError) -> JSONResponse:
+        code = 404 if isinstance(e, NotFoundError) else 400 if isinstance(e, UserError) else 500
+        return JSONResponse(error_body(e.message, where=e.where, hint=e.hint,
+                                       reference=e.reference), status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_: Request, e: RequestValidationError) -> JSONResponse:
+        first = e.errors()[0] if e.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return JSONResponse(error_body(str(first.get("msg", "invalid request")), where=where,
+                                       reference="request-invalid"), status_code=422)
+
+    @app.get("/api/v1/health", tags=["server"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(runs.router, prefix="/api/v1")
+    app.include_router(volumes.router, prefix="/api/v1")
+    return app
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.rt
+    return rt

@@ -1,0 +1,125 @@
+"""The REST API over a real server process on loopback: runs, volumes, files, snapshots, and
+JSON errors (4xx, never 5xx) for bad requests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, run_cli
+
+
+@pytest.fixture
+def api(kiln_home: Path) -> Iterator[httpx.Client]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kiln.cli", "server", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ})
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=60)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if client.get("/health").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.2)
+    yield client
+    client.close()
+    proc.terminate()
+    proc.communicate(timeout=10)
+
+
+PIPE = '''
+import kiln
+
+@kiln.step
+def square(x: int) -> int:
+    print(f"squaring {x}")
+    kiln.log_metric("value", x * x)
+    return x * x
+
+@kiln.pipeline(name="sq", experiment="api")
+def sq(x: int = 3):
+    square(x)
+'''
+
+
+def test_runs_list_filter_page_and_logs(api: httpx.Client, module):
+    path = module(PIPE, name="sq")
+    for x in range(5):
+        assert run_cli("run", f"{path}:sq", "-p", f"x={x}", "--no-cache", "-q").returncode == 0
+    page = api.get("/runs", params={"limit": 2}).json()
+    assert len(page["runs"]) == 2 and page["next"]
+    rest = api.get("/runs", params={"limit": 10, "before": page["next"]}).json()
+    assert len(rest["runs"]) == 3 and rest["next"] is None
+    ids = [r["id"] for r in page["runs"] + rest["runs"]]
+    assert ids == sorted(ids, reverse=True)  # newest first, no overlap
+    assert api.get("/runs", params={"experiment": "api", "status": "succeeded"}).json()["runs"]
+    assert api.get("/runs", params={"pipeline": "other"}).json()["runs"] == []
+    run = api.get(f"/runs/{ids[0]}").json()
+    assert run["metrics"] == {"value": 16.0} and run["tasks"][0]["step"] == "square"
+    log = api.get(f"/runs/{ids[0]}/steps/square/logs")
+    assert log.status_code == 200 and "squaring 4" in log.text
+
+
+@pytest.mark.parametrize("method,url,body,code,where", [
+    ("get", "/runs/nope", None, 404, None),
+    ("get", "/runs?status=weird", None, 422, "query.status"),
+    ("get", "/runs?limit=0", None, 422, "query.limit"),
+    ("get", "/volumes/nope/files", None, 404, None),
+    ("post", "/volumes", {"name": "Bad Name"}, 400, "NAME"),
+    ("post", "/volumes", {}, 422, "body.name"),
+    ("get", "/snapshots/zzzz", None, 404, None),
+])
+def test_bad_requests_get_json_errors(api: httpx.Client, method, url, body, code, where):
+    r = api.request(method.upper(), url, json=body)
+    assert r.status_code == code
+    err = r.json()["error"]
+    assert err["message"]
+    if where:
+        assert err["where"] == where
+
+
+def test_volume_files_and_snapshots_over_http(api: httpx.Client, tmp_path: Path):
+    assert api.post("/volumes", json={"name": "web"}).status_code == 201
+    up = api.put("/volumes/web/files/content", params={"path": "data/a.csv"},
+                 files={"file": ("a.csv", b"x,y\n1,2\n")})
+    assert up.status_code == 201 and up.json()["size"] == 8
+    assert [e["path"] for e in api.get("/volumes/web/files", params={"path": "data"}).json()] \
+        == ["data/a.csv"]
+    assert api.get("/volumes/web/files/content", params={"path": "data/a.csv"}).content == \
+        b"x,y\n1,2\n"
+    r = api.get("/volumes/web/files/content", params={"path": "../../etc/passwd"})
+    assert r.status_code == 400 and r.json()["error"]["where"] == "../../etc/passwd"
+    first = api.post("/volumes/web/snapshots", json={"message": "one", "tags": ["v1"]})
+    assert first.status_code == 201
+    assert api.post("/volumes/web/files/move",
+                    json={"src": "data/a.csv", "dst": "data/b.csv"}).json()["path"] == "data/b.csv"
+    api.post("/volumes/web/snapshots", json={})
+    d = api.get("/snapshots/web:v1/diff/web:latest").json()
+    assert (d["added"], d["removed"]) == (1, 1)
+    assert api.get("/snapshots/web:v1/content", params={"path": "data/a.csv", "offset": 4,
+                                                         "length": 3}).content == b"1,2"
+    assert len(api.get("/volumes/web/snapshots").json()) == 2
+    r = api.post("/snapshots/web:v1/restore", json={"volume": "web"})
+    assert r.status_code == 400 and "not empty" in r.json()["error"]["message"]
+    assert api.post("/snapshots/web:v1/restore", json={"new_volume": "web-v1"}).status_code == 200
+    files = api.get("/volumes/web-v1/files", params={"path": "data"}).json()
+    assert [e["path"] for e in files] == ["data/a.csv"]
+    assert api.delete("/volumes/web/files", params={"path": "data", "recursive": True}).status_code == 200
+    assert api.get("/volumes/web/files").json() == []
+
+
+def test_openapi_describes_the_api(api: httpx.Client):
+    spec = httpx.get(f"http://127.0.0.1:{api.base_url.port}/openapi.json").json()
+    assert {"/api/v1/runs", "/api/v1/volumes/{name}/files/content",
+            "/api/v1/snapshots/{ref}/restore"} <= set(spec["paths"])
