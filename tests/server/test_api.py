@@ -123,3 +123,14 @@ def test_openapi_describes_the_api(api: httpx.Client):
     spec = httpx.get(f"http://127.0.0.1:{api.base_url.port}/openapi.json").json()
     assert {"/api/v1/runs", "/api/v1/volumes/{name}/files/content",
             "/api/v1/snapshots/{ref}/restore"} <= set(spec["paths"])
+
+
+def test_the_server_takes_scheduled_snapshots(api: httpx.Client):
+    api.post("/volumes", json={"name": "timed"})
+    assert run_cli("volume", "schedule", "timed", "--every", "1s").returncode == 0
+    deadline = time.monotonic() + 30
+    while not api.get("/volumes/timed/snapshots").json():
+        assert time.monotonic() < deadline, "no scheduled snapshot within 30 s"
+        time.sleep(0.5)
+    snap = api.get("/volumes/timed/snapshots").json()[0]
+    assert snap["tags"] == ["scheduled"]

@@ -11,11 +11,14 @@ def register(app: typer.Typer) -> None:
 
 def server(host: str = typer.Option("127.0.0.1", "--host",
                                     help="Address to bind (loopback unless told otherwise)."),
-           port: int = typer.Option(8765, "--port", min=0, max=65535)) -> None:
-    """Serve the REST API under /api/v1 (OpenAPI at /openapi.json)."""
+           port: int = typer.Option(8765, "--port", min=0, max=65535),
+           scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler",
+                                          help="Also take scheduled volume snapshots.")) -> None:
+    """Serve the REST API under /api/v1 (OpenAPI at /openapi.json); runs the snapshot
+    scheduler too, so `kiln scheduler` is not needed beside it."""
     import uvicorn
 
     from kiln.server.app import create_app
 
     typer.echo(f"kiln server on http://{host}:{port}/api/v1  (OpenAPI: /openapi.json)")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(scheduler=scheduler), host=host, port=port, log_level="warning")

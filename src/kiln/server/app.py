@@ -6,6 +6,9 @@ not exist, 400 for bad input (422 for a malformed request, with the field in `wh
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,11 +25,28 @@ def error_body(message: str, *, where: str | None = None, hint: str | None = Non
     return {"error": {"message": message, "where": where, "hint": hint, "reference": reference}}
 
 
-def create_app(rt: Runtime | None = None) -> FastAPI:
+def create_app(rt: Runtime | None = None, *, scheduler: bool = False) -> FastAPI:
+    """`scheduler`: also take scheduled volume snapshots, in a thread beside the API."""
     from kiln.server import runs, volumes
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if scheduler:
+            from kiln.volumes.schedules import run_scheduler
+
+            thread = threading.Thread(target=run_scheduler, name="kiln-scheduler", daemon=True,
+                                      kwargs={"rt": app.state.rt, "stop": stop.is_set,
+                                              "log": lambda m: print(f"scheduler: {m}")})
+            thread.start()
+        yield
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=30)
+
     app = FastAPI(title="kilnflow", version=__version__, openapi_url="/openapi.json",
-                  docs_url="/api/docs", redoc_url=None)
+                  docs_url="/api/docs", redoc_url=None, lifespan=lifespan)
     app.state.rt = rt or Runtime.open()
 
     @app.exception_handler(KilnError)

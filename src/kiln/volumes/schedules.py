@@ -100,4 +100,6 @@ def run_scheduler(rt: Runtime | None = None, *, poll: float = 5.0,
     rt = rt or Runtime.open()
     while not stop():
         tick(rt, log)
-        time.sleep(poll)
+        deadline = time.monotonic() + poll
+        while not stop() and time.monotonic() < deadline:
+            time.sleep(min(0.2, poll))
