@@ -4,10 +4,12 @@ as the local engine."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import textwrap
+import typing
 from pathlib import Path
 
 import pytest
@@ -253,3 +255,34 @@ def test_volumes_compile_to_pvc_mounts_and_run_under_kfp_local(tmp_path: Path) -
     out = run_kfp_local(package, tmp_path)
     assert out["count"]["metrics"] == {"rows": 3.0}
     assert kiln.run(f"{path}:vol_count", progress=False).metrics == {"rows": 3.0}
+
+
+def test_steps_that_cannot_travel_to_a_container_are_refused_at_compile(tmp_path: Path) -> None:
+    path = tmp_path / "lam.py"
+    path.write_text(textwrap.dedent('''
+        import kiln
+
+        double = kiln.step(lambda x: x * 2)
+
+        @kiln.pipeline(name="lam")
+        def lam(x: int = 1):
+            double(x)
+    '''))
+    r = run_cli("compile", f"{path}:lam", "-t", "kfp")
+    assert r.returncode == 2
+    assert "step '<lambda>' is defined inside another function or is a lambda" in r.stderr
+    assert "lam.py, line 4" in r.stderr and "top level of a module" in r.stderr
+
+
+def test_a_step_returning_an_open_file_is_refused_where_it_is_defined() -> None:
+    from kiln.errors import PipelineDefinitionError
+
+    with pytest.raises(PipelineDefinitionError, match="open file"):
+        @kiln.step
+        def opened(path: str) -> io.TextIOWrapper:
+            return open(path)
+
+    with pytest.raises(PipelineDefinitionError, match="open file"):
+        @kiln.step
+        def handles(path: str) -> tuple[int, typing.BinaryIO]:
+            return 1, open(path, "rb")

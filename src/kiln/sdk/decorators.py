@@ -37,6 +37,7 @@ def _output_names(fn: Callable[..., Any], declared: tuple[str, ...] | None) -> t
         ann = inspect.signature(fn).return_annotation
     if ann is None or ann is type(None):
         return ()
+    _check_storable(fn, ann)
     if isinstance(ann, type) and issubclass(ann, tuple) and hasattr(ann, "_fields"):
         return tuple(ann._fields)
     if typing.get_origin(ann) is tuple:
@@ -44,6 +45,22 @@ def _output_names(fn: Callable[..., Any], declared: tuple[str, ...] | None) -> t
         if args and args[-1] is not Ellipsis:
             return tuple(f"output_{i}" for i in range(len(args)))
     return ("output",)
+
+
+def _check_storable(fn: Callable[..., Any], ann: Any) -> None:
+    """Outputs are stored and cross process (and container) boundaries: an open file or a
+    stream cannot, so say so when the step is defined rather than when it has run."""
+    import io
+
+    parts = typing.get_args(ann) if typing.get_origin(ann) is tuple else (ann,)
+    for part in parts:
+        base = typing.get_origin(part) or part
+        if isinstance(base, type) and (issubclass(base, (io.IOBase, typing.IO))):
+            raise PipelineDefinitionError(
+                f"step '{fn.__name__}' returns {getattr(part, '__name__', part)}, an open file; "
+                "step outputs are stored and read by other processes",
+                where=_where(fn), hint="return the data (bytes, str, a DataFrame) or write the "
+                                       "file into a volume and return its path")
 
 
 class StepFunction:
