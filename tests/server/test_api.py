@@ -134,3 +134,22 @@ def test_the_server_takes_scheduled_snapshots(api: httpx.Client):
         time.sleep(0.5)
     snap = api.get("/volumes/timed/snapshots").json()[0]
     assert snap["tags"] == ["scheduled"]
+
+
+def test_search_compare_and_lineage_over_http(api: httpx.Client, module):
+    path = module(PIPE, name="sq")
+    for x in (2, 5, 7):
+        assert run_cli("run", f"{path}:sq", "-p", f"x={x}", "-q").returncode == 0
+    page = api.get("/runs", params={"filter": "metrics.value >= 25", "sort": "-metrics.value",
+                                    "limit": 1}).json()
+    assert [r["metrics"]["value"] for r in page["runs"]] == [49.0] and page["next"] == "1"
+    rest = api.get("/runs", params={"filter": "metrics.value >= 25", "sort": "-metrics.value",
+                                    "offset": page["next"]}).json()
+    assert [r["metrics"]["value"] for r in rest["runs"]] == [25.0]
+    r = api.get("/runs", params={"filter": "metrics.value ~ 3"})
+    assert r.status_code == 400 and r.json()["error"]["where"] == "--filter"
+    ids = [x["id"] for x in api.get("/runs").json()["runs"]]
+    c = api.get("/runs/compare", params={"ids": ",".join(ids[:2])}).json()
+    assert c["params"]["x"] == [7, 5] and "value" in c["differ"]
+    g = api.get(f"/lineage/{ids[0]}/square/output").json()
+    assert [t["step"] for t in g["tasks"]] == ["square"]

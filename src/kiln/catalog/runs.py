@@ -281,12 +281,17 @@ def _latest_metrics(s: Session, run_ids: list[str]) -> dict[str, dict[str, float
 
 def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
               status: str | None = None, pipeline: str | None = None,
-              before: str | None = None) -> list[RunInfo]:
-    """Newest first. `before`: only runs older than this run id (ids are time-ordered), the
-    keyset page token the REST API hands out."""
+              before: str | None = None, filter_text: str | None = None,
+              sort: str | None = None, offset: int = 0) -> list[RunInfo]:
+    """Newest first unless `sort` (see catalog.search). `before`: only runs older than this
+    run id (ids are time-ordered), the keyset page token the REST API hands out; with `sort`
+    pages go by `offset`."""
+    from kiln.catalog import search
+
     with cat.read() as s:
         q = (select(Run, Experiment.name).outerjoin(Experiment, Run.experiment_id == Experiment.id)
-             .order_by(Run.id.desc()).limit(limit))
+             .limit(limit).offset(offset))
+        q = search.order(search.apply(q, search.parse_filter(filter_text or "")), sort)
         if experiment:
             q = q.where(Experiment.name == experiment)
         if status:

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(runs_app, name="runs")
     app.add_typer(artifacts_app, name="artifacts")
     app.command("logs")(logs)
+    app.command("lineage")(lineage)
 
 
 def _runtime() -> Any:
@@ -45,8 +46,11 @@ def ls(
     experiment: str = typer.Option("", "--experiment", "-e"),
     status: str = typer.Option("", "--status", "-s",
                                help="running, succeeded, failed or cancelled."),
+    filter_text: str = typer.Option("", "--filter", "-f",
+                                    help='e.g. "metrics.accuracy > 0.9 and params.lr < 0.1"'),
+    sort: str = typer.Option("", "--sort", help="-metrics.accuracy, params.lr, created..."),
 ) -> None:
-    """List recent runs, newest first."""
+    """List runs, newest first, or searched and sorted by metrics and parameters."""
     from rich.console import Console
     from rich.table import Table
 
@@ -57,7 +61,7 @@ def ls(
         raise UserError(f"unknown status '{status}'",
                         hint="use running, succeeded, failed or cancelled")
     runs = list_runs(_runtime().catalog, limit=limit, experiment=experiment or None,
-                     status=status or None)
+                     status=status or None, filter_text=filter_text or None, sort=sort or None)
     if as_json:
         out = [{k: v for k, v in r.to_dict().items() if k != "tasks"} for r in runs]
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
@@ -163,3 +167,48 @@ def artifacts_get(
     with atomic_path(output) as tmp:
         shutil.copyfile(rt.store.local_path(ref.digest), tmp)
     typer.echo(f"wrote {output} ({ref.codec}, {human_size(ref.size)})")
+
+
+@runs_app.command("compare")
+def compare(runs: list[str] = typer.Argument(..., help="Two or more run ids, prefixes or 'latest'."),
+            as_json: bool = typer.Option(False, "--json")) -> None:
+    """Parameters and metrics of runs side by side; differing rows are marked."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kiln.catalog.compare import compare as compare_runs
+
+    c = compare_runs(_runtime().catalog, runs)
+    if as_json:
+        sys.stdout.write(json.dumps(c.to_dict(), indent=2, default=str) + "\n")
+        return
+    table = Table("", *[r.id[:12] for r in c.runs], show_edge=False)
+    for title, rows in (("params", c.params), ("metrics", c.metrics)):
+        differ = c.differing(rows)
+        for name, values in rows.items():
+            cells = ["-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+                     for v in values]
+            mark = "[bold yellow]" if name in differ else ""
+            table.add_row(f"{mark}{title[:-1]} {name}", *[f"{mark}{x}" for x in cells])
+    Console().print(table)
+
+
+def lineage(ref: str = typer.Argument(..., help="A run, an artifact digest, or RUN/STEP/NAME."),
+            as_json: bool = typer.Option(False, "--json")) -> None:
+    """What an artifact or run came from and what was made from it."""
+    from rich.console import Console
+    from rich.tree import Tree
+
+    from kiln.catalog.lineage import lineage as walk
+
+    g = walk(_runtime().catalog, ref)
+    if as_json:
+        sys.stdout.write(json.dumps(g.to_dict(), indent=2) + "\n")
+        return
+    label = {f"t{k}": f"[bold]{v['run'][:12]}/{v['step']}[/] ({v['status']})"
+             for k, v in g.tasks.items()}
+    label |= {f"a{k}": f"[cyan]{v['digest'][:12]}[/] {v['type']}" for k, v in g.artifacts.items()}
+    tree = Tree(f"lineage of {g.root}: {len(g.tasks)} tasks, {len(g.artifacts)} artifacts")
+    for a, b in sorted(g.edges):
+        tree.add(f"{label.get(a, a)} -> {label.get(b, b)}")
+    Console().print(tree)

@@ -21,19 +21,41 @@ Status = Literal["running", "succeeded", "failed", "cancelled"]
 def list_runs(experiment: str | None = None, status: Status | None = None,
               pipeline: str | None = None, limit: int = Query(50, ge=1, le=500),
               before: str | None = Query(None, description="Page token: the last id seen."),
+              filter: str | None = Query(None, description="metrics.accuracy > 0.9 and ..."),  # noqa: A002
+              sort: str | None = Query(None, description="-metrics.accuracy, params.lr, ..."),
+              offset: int = Query(0, ge=0, description="With sort: rows to skip."),
               rt: Runtime = Depends(runtime)) -> dict[str, Any]:
-    """Newest first. Pass `next` back as `before` for the next page."""
+    """Newest first. Pass `next` back as `before` for the next page (with `sort`, as
+    `offset`)."""
     runs = records.list_runs(rt.catalog, limit=limit + 1, experiment=experiment, status=status,
-                             pipeline=pipeline, before=before)
+                             pipeline=pipeline, before=None if sort else before,
+                             filter_text=filter, sort=sort, offset=offset if sort else 0)
     page = runs[:limit]
+    more = len(runs) > limit
     return {"runs": [_summary(r) for r in page],
-            "next": page[-1].id if len(runs) > limit else None}
+            "next": (str(offset + limit) if sort else page[-1].id) if more else None}
 
 
 def _summary(r: records.RunInfo) -> dict[str, Any]:
     d = r.to_dict()
     d.pop("tasks", None)
     return d
+
+
+@router.get("/runs/compare")
+def compare(ids: str = Query(..., description="Comma-separated run ids (two or more)."),
+            rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    from kiln.catalog.compare import compare as compare_runs
+
+    return compare_runs(rt.catalog, [i for i in ids.split(",") if i]).to_dict()
+
+
+@router.get("/lineage/{ref:path}")
+def lineage(ref: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Upstream and downstream of a run, an artifact digest, or RUN/STEP/NAME."""
+    from kiln.catalog.lineage import lineage as walk
+
+    return walk(rt.catalog, ref).to_dict()
 
 
 @router.get("/runs/{run_id}")
