@@ -10,3 +10,11 @@ def test_public_api_is_sorted_and_complete():
     modules = {"catalog", "cli", "engine", "errors", "hashing", "home", "marshal", "notebook",
                "runtime", "sdk", "spec", "store", "demo", "serving"}
     assert public - modules <= set(kiln.__all__)
+
+
+def test_tune_stays_the_function_after_its_subpackage_loads():
+    import importlib
+
+    importlib.import_module("kiln.tune.study")
+    importlib.import_module("kiln.tune.automl")
+    assert callable(kiln.tune) and kiln.tune.__module__ == "kiln.tune.api"

@@ -32,6 +32,10 @@ from kiln.errors import (
     UserError,
 )
 
+# `tune` is also the name of the subpackage kiln.tune: bind the function now, or the first
+# import of kiln.tune.* would set the attribute to the package (kiln.tune.api is light).
+from kiln.tune.api import Study, automl, get_study, tune
+
 # The rest of the public API loads on first use (PEP 562), so `import kiln` — and every `kiln`
 # command, which imports this package first — does not pay for the engine, codecs, serving
 # and tuning modules it does not touch.
@@ -43,8 +47,6 @@ _LAZY = {
     "log_metric": "kiln.sdk", "pipeline": "kiln.sdk", "report": "kiln.sdk", "step": "kiln.sdk",
     "Service": "kiln.serving.api", "serve": "kiln.serving.api",
     "PipelineSpec": "kiln.spec",
-    "Study": "kiln.tune.api", "automl": "kiln.tune.api", "get_study": "kiln.tune.api",
-    "tune": "kiln.tune.api",
 }
 
 if TYPE_CHECKING:
@@ -56,7 +58,6 @@ if TYPE_CHECKING:
                           report, step)
     from kiln.serving.api import Service, serve
     from kiln.spec import PipelineSpec
-    from kiln.tune.api import Study, automl, get_study, tune
 
 __all__ = [
     "Codec",

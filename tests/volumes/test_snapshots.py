@@ -105,7 +105,12 @@ def test_unreadable_files_are_skipped_with_a_warning():
         secret.chmod(0o000)
         cmd = [sys.executable, "-m", "kiln.cli", "snapshot", "create", "data", "--json"]
         if os.geteuid() == 0:
-            cmd = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", *cmd]
+            drop = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+            probe = subprocess.run([*drop, sys.executable, "-c", "import kiln"], env=env,
+                                   capture_output=True)
+            if probe.returncode:  # e.g. a checkout in a 0700 folder
+                pytest.skip("another user cannot import kiln from this checkout")
+            cmd = [*drop, *cmd]
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
         assert r.returncode == 0, r.stderr
         assert "skipped secret.txt: Permission denied" in r.stderr
