@@ -30,10 +30,10 @@ def _load(rows: int) -> pd.DataFrame:
 
 def _features(df: pd.DataFrame) -> pd.DataFrame:
     g = df.groupby("user")
-    out = pd.concat([g.x.mean(), g.x.std(), g.y.quantile(0.9), g.y.median()], axis=1)
-    for _ in range(3):
-        out = out.join(df.groupby("user").x.apply(lambda s: (s > 0).mean()), rsuffix="_")
-    return out
+    cols = [g.x.mean(), g.x.std(), g.y.quantile(0.9), g.y.median()]
+    for i in range(3):
+        cols.append(g.x.apply(lambda s, t=i * 0.5: (s > t).mean()).rename(f"share{i}"))
+    return pd.concat(cols, axis=1).set_axis([f"f{i}" for i in range(len(cols))], axis=1)
 
 
 def _fit(feats: pd.DataFrame, alpha: float) -> float:
