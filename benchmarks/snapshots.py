@@ -6,7 +6,7 @@ they compress somewhat) and 4 Parquet tables. Phases, each timed for both tools 
   2. second snapshot after rewriting 1% of the small files and appending 16 MB to an array
   3. restore of the latest snapshot into an empty folder
 and the bytes each repository holds. restic (Debian package) is installed if absent.
-    python benchmarks/snapshots.py [--gb 2.2] [--keep]
+    python benchmarks/snapshots.py [--gb 2.2] [--repeats 3] [--keep]
 Targets: our times / restic's <= 1.0, bytes stored within 10%, and the second snapshot adding
 only about the changed bytes.
 """
@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -113,11 +114,13 @@ def drop_caches() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--gb", type=float, default=2.2)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="rounds, each with fresh repositories; medians are printed")
     ap.add_argument("--keep", action="store_true", help="keep the data and repositories")
     args = ap.parse_args()
     restic = ensure_restic()
     work = Path(tempfile.mkdtemp(prefix="kiln-snapbench-", dir=os.environ.get("BENCH_DIR")))
-    data, home, rrepo = work / "data", work / "kiln-home", work / "restic-repo"
+    data = work / "data"
     data.mkdir()
     rng = np.random.default_rng(0)
     t = time.perf_counter()
@@ -125,44 +128,57 @@ def main() -> None:
     print(f"data set: {size / (1 << 30):.2f} GiB, "
           f"{sum(1 for p in data.rglob('*') if p.is_file())} files "
           f"(generated in {time.perf_counter() - t:.0f}s)", flush=True)
-
-    kenv = {**os.environ, "KILN_HOME": str(home)}
-    kenv.pop("KILN_STORE", None)
-    renv = {**os.environ, "RESTIC_REPOSITORY": str(rrepo), "RESTIC_PASSWORD": "bench",
-            "RESTIC_CACHE_DIR": str(work / "restic-cache")}
     kiln = [sys.executable, "-m", "kiln.cli"]
-    subprocess.run([*kiln, "volume", "create", "bench", "--path", str(data)], env=kenv,
-                   check=True, capture_output=True)
-    subprocess.run([restic, "init", "--repository-version", "2"], env=renv, check=True,
-                   capture_output=True)
-    rows = []
+    times: dict[str, list[tuple[float, float]]] = {}
+    for rnd in range(1, args.repeats + 1):
+        home, rrepo = work / f"kiln-home-{rnd}", work / f"restic-repo-{rnd}"
+        kenv = {**os.environ, "KILN_HOME": str(home)}
+        kenv.pop("KILN_STORE", None)
+        renv = {**os.environ, "RESTIC_REPOSITORY": str(rrepo), "RESTIC_PASSWORD": "bench",
+                "RESTIC_CACHE_DIR": str(work / f"restic-cache-{rnd}")}
+        subprocess.run([*kiln, "volume", "create", "bench", "--path", str(data)], env=kenv,
+                       check=True, capture_output=True)
+        subprocess.run([restic, "init", "--repository-version", "2"], env=renv, check=True,
+                       capture_output=True)
 
-    def phase(name: str, ours: list[str], theirs: list[str]) -> None:
-        drop_caches()
-        r = timed(theirs, renv)
-        drop_caches()
-        k = timed(ours, kenv)
-        rows.append((name, k, r))
-        print(f"{name:<18} kilnflow {k:7.2f}s   restic {r:7.2f}s   ratio {k / r:.2f}", flush=True)
+        def phase(name: str, ours: list[str], theirs: list[str]) -> None:
+            drop_caches()
+            r = timed(theirs, renv)
+            drop_caches()
+            k = timed(ours, kenv)
+            times.setdefault(name, []).append((k, r))
+            print(f"[{rnd}] {name:<16} kilnflow {k:7.2f}s   restic {r:7.2f}s   "
+                  f"ratio {k / r:.2f}", flush=True)
 
-    phase("first snapshot", [*kiln, "snapshot", "create", "bench", "-m", "first"],
-          [restic, "backup", "--compression", "auto", "--host", "bench", str(data)])
-    stored_1 = _du(home / "store")
-    changed = mutate(data, rng)
-    phase("second snapshot", [*kiln, "snapshot", "create", "bench", "-m", "second"],
-          [restic, "backup", "--compression", "auto", "--host", "bench", str(data)])
-    added = _du(home / "store") - stored_1
-    phase("restore latest", [*kiln, "snapshot", "restore", "bench:latest", "--to",
-                             str(work / "out-kiln")],
-          [restic, "restore", "latest", "--target", str(work / "out-restic")])
-    ours, theirs = _du(home / "store"), _du(rrepo)
-    diff = subprocess.run(["diff", "-rq", str(data), str(work / "out-kiln")],
-                          capture_output=True, text=True)
-    print(f"bytes stored       kilnflow {ours / 1e6:8.1f} MB  restic {theirs / 1e6:8.1f} MB  "
-          f"ratio {ours / theirs:.3f}")
-    print(f"second snapshot    changed {changed / 1e6:.1f} MB of data, "
-          f"kilnflow stored {added / 1e6:.1f} MB more")
-    print(f"restore identical  {'yes' if not diff.stdout else 'NO: ' + diff.stdout[:300]}")
+        phase("first snapshot", [*kiln, "snapshot", "create", "bench", "-m", "first"],
+              [restic, "backup", "--compression", "auto", "--host", "bench", str(data)])
+        stored_1 = _du(home / "store")
+        changed = mutate(data, rng)
+        phase("second snapshot", [*kiln, "snapshot", "create", "bench", "-m", "second"],
+              [restic, "backup", "--compression", "auto", "--host", "bench", str(data)])
+        added = _du(home / "store") - stored_1
+        out_k, out_r = work / f"out-kiln-{rnd}", work / f"out-restic-{rnd}"
+        phase("restore latest", [*kiln, "snapshot", "restore", "bench:latest", "--to",
+                                 str(out_k)],
+              [restic, "restore", "latest", "--target", str(out_r)])
+        ours, theirs = _du(home / "store"), _du(rrepo)
+        diff = subprocess.run(["diff", "-rq", str(data), str(out_k)], capture_output=True,
+                              text=True)
+        print(f"[{rnd}] bytes stored     kilnflow {ours / 1e6:8.1f} MB  restic "
+              f"{theirs / 1e6:8.1f} MB  ratio {ours / theirs:.3f}")
+        print(f"[{rnd}] second snapshot  changed {changed / 1e6:.1f} MB of data, "
+              f"kilnflow stored {added / 1e6:.1f} MB more")
+        print(f"[{rnd}] restore identical {'yes' if not diff.stdout else 'NO: ' + diff.stdout[:300]}",
+              flush=True)
+        shutil.rmtree(out_k, ignore_errors=True)
+        shutil.rmtree(out_r, ignore_errors=True)
+    if args.repeats > 1:
+        for name, pairs in times.items():
+            k = statistics.median(p[0] for p in pairs)
+            r = statistics.median(p[1] for p in pairs)
+            ratios = ", ".join(f"{a / b:.2f}" for a, b in pairs)
+            print(f"median {name:<16} kilnflow {k:7.2f}s   restic {r:7.2f}s   ratio {k / r:.2f}"
+                  f"   (per round: {ratios})")
     print(f"machine            {platform.machine()}, {os.cpu_count()} cores, "
           f"python {platform.python_version()}, "
           f"{subprocess.run([restic, 'version'], capture_output=True, text=True).stdout.strip()}")

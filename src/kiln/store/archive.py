@@ -291,7 +291,9 @@ def _write_chunks(repo: Repository, chunks: list[str], path: str) -> None:
 
 
 def _restore_workers() -> int:
-    return max(4, min(16, 2 * (os.cpu_count() or 2)))  # mostly waiting on disk
+    # one writer per core: measured on 2 cores, 2 threads restored 20k files + 0.8 GB in
+    # 6.6-8.0 s, 4 threads in 8.6-9.1 s (more writers only contend for the GIL and the disk)
+    return max(2, min(8, os.cpu_count() or 2))
 
 
 def restore(repo: Repository, tree_id: str, dest: Path, *,
