@@ -118,13 +118,21 @@ def test_a_flipped_byte_is_found_named_and_never_restored(rt, volume, tmp_path: 
     assert not (out / "big.bin").exists()  # no bad data written
 
 
-def test_a_damaged_index_file_is_reported(rt, volume, kiln_home: Path):
-    name, _, _ = volume
+def test_a_damaged_index_file_is_reported_and_rebuilt_from_the_packs(rt, volume, tmp_path: Path,
+                                                                     kiln_home: Path):
+    name, _, files = volume
     assert run_cli("snapshot", "create", name).returncode == 0
     idx = next((kiln_home / "store" / "index").iterdir())
     _flip(idx, 5)
     r = run_cli("store", "check")
     assert r.returncode == 1 and f"index file {idx.name[:12]} is damaged" in r.stdout
+    r = run_cli("snapshot", "restore", "data:latest", "--to", str(tmp_path / "x"))
+    assert r.returncode != 0 and "kiln store rebuild-index" in r.stderr
+    r = run_cli("store", "rebuild-index")
+    assert r.returncode == 0 and "index rebuilt from" in r.stdout, r.stderr
+    _check_ok()
+    assert run_cli("snapshot", "restore", "data:latest", "--to", str(tmp_path / "y")).returncode == 0
+    assert tree_of(tmp_path / "y") == files
 
 
 def test_a_full_disk_fails_the_snapshot_cleanly(volume, tmp_path: Path):

@@ -69,6 +69,22 @@ def gc(dry_run: bool = typer.Option(False, "--dry-run", help="Report what would 
                f"{rep.blobs_kept} kept")
 
 
+@store_app.command("rebuild-index")
+def rebuild_index(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Write the index again from the packs (after an index file was damaged or lost)."""
+    from kiln.store import maintenance
+
+    rep = maintenance.rebuild_index(_rt().store)
+    if as_json:
+        print_json(rep.to_dict())
+        return
+    for u in rep.unreadable:
+        typer.echo(f"skipped {u}")
+    typer.echo(f"index rebuilt from {rep.packs} packs ({rep.blobs} blobs)")
+    if rep.unreadable:
+        raise typer.Exit(status.RUN_FAILED)
+
+
 def scheduler(poll: float = typer.Option(5.0, "--poll", min=0.1,
                                          help="Seconds between looks at the schedules.")) -> None:
     """Run scheduled volume snapshots until stopped (Ctrl-C)."""

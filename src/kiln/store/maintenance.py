@@ -263,3 +263,35 @@ def _clean_tmp(store: Store) -> None:
 
     if isinstance(store.backend, LocalBackend):
         store.backend.clean_tmp()
+
+
+@dataclass
+class RebuildReport:
+    packs: int = 0
+    blobs: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def rebuild_index(store: Store, *, wait: float = 600.0) -> RebuildReport:
+    """Write the index again from the blob lists packs carry at their end (after an index
+    file was damaged or lost). Runs under the exclusive lock; packs whose header cannot be
+    read are reported and left out."""
+    rep = RebuildReport()
+    with store.lock("exclusive", wait=wait, purpose="rebuild-index"):
+        repo = Repository(store.backend, load_index=False)  # the old index may be unreadable
+        packs = []
+        for pid, size in repo.packs():
+            try:
+                blobs = repo.pack_header(pid, size)
+            except StoreError as e:
+                rep.unreadable.append(f"pack {pid[:12]}: {e.message}")
+                continue
+            packs.append({"id": pid, "blobs": blobs})
+            rep.packs += 1
+            rep.blobs += len(blobs)
+        repo.replace_index(packs)
+        store.__dict__.pop("repo", None)  # this process re-reads the new index on next use
+    return rep

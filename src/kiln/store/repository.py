@@ -123,8 +123,8 @@ class Repository:
         data = self.backend.get(f"index/{name}")
         if blob_hash(data) != name:
             raise StoreError(f"index file {name[:12]} is damaged (its hash does not match)",
-                             hint="the store cannot be read until the file is restored from a "
-                                  "backup; `kiln store check` shows what else is damaged")
+                             hint="`kiln store rebuild-index` writes the index again from the "
+                                  "packs; then `kiln store check --read-data`")
         return list(json.loads(zstandard.decompress(data))["packs"])
 
     def _add_index(self, packs: Iterable[dict[str, Any]]) -> None:
