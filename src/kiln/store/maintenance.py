@@ -9,7 +9,6 @@ then the old index files and finally the unused packs are deleted.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ import zstandard
 
 from kiln.catalog.roots import Roots
 from kiln.errors import StoreError
-from kiln.store.repository import Repository, blob_hash, pack_name
+from kiln.store.repository import Repository, blob_hash, loads, pack_name
 from kiln.store.store import Store
 
 Progress = Callable[[int], None]
@@ -58,7 +57,7 @@ def _mark(repo: Repository, roots: Roots, problems: list[str] | None = None,
     for digest, who in roots.artifacts.items():
         note(("f", digest), who)
         try:
-            chunks = json.loads(repo.read("f", digest))
+            chunks = loads(repo.read("f", digest))
         except (StoreError, ValueError) as e:
             if problems is None:
                 raise
@@ -161,7 +160,7 @@ def _damaged_blobs(data: bytes, keys: list[tuple[str, str]],
             continue
         if key[0] == "f":
             try:
-                json.loads(raw)
+                loads(raw)
             except ValueError:
                 out.append(key)
         elif blob_hash(raw) != key[1]:

@@ -14,7 +14,6 @@ pack no index names (unreferenced, removed by gc) — never an index entry witho
 from __future__ import annotations
 
 import json
-import os
 import struct
 import threading
 import uuid
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import blake3
+import orjson
 import zstandard
 
 from kiln.errors import StoreError
@@ -40,6 +40,24 @@ class BlobEntry(NamedTuple):
     length: int  # stored bytes
     raw_length: int  # uncompressed bytes
     compressed: bool
+
+
+# orjson, not the json module: trees and index files are parsed and written on every snapshot
+# and orjson is several times faster. Both give the canonical form the format document names
+# (sorted keys, no spaces); file names that are not valid UTF-8 (kept by Python as lone
+# surrogates, which orjson refuses) fall back to the json module's \u escapes.
+def dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except ValueError:  # orjson.JSONDecodeError: escaped lone surrogates
+        return json.loads(data)
 
 
 @dataclass(frozen=True)
@@ -125,7 +143,7 @@ class Repository:
             raise StoreError(f"index file {name[:12]} is damaged (its hash does not match)",
                              hint="`kiln store rebuild-index` writes the index again from the "
                                   "packs; then `kiln store check --read-data`")
-        return list(json.loads(zstandard.decompress(data))["packs"])
+        return list(loads(zstandard.decompress(data))["packs"])
 
     def _add_index(self, packs: Iterable[dict[str, Any]]) -> None:
         for p in packs:
@@ -145,8 +163,7 @@ class Repository:
             self._add_index(packs)
 
     def write_index(self, packs: list[dict[str, Any]]) -> str:
-        data = zstandard.compress(json.dumps({"version": FORMAT_VERSION, "packs": packs},
-                                             separators=(",", ":")).encode())
+        data = zstandard.compress(dumps({"version": FORMAT_VERSION, "packs": packs}))
         name = blob_hash(data)
         self.backend.put(f"index/{name}", data)
         with self._lock:
@@ -180,7 +197,8 @@ class Repository:
             c = self._tls.zc = zstandard.ZstdCompressor(level=self.config.zstd_level)
         return c
 
-    def add(self, kind: str, data: bytes | memoryview, blob_id: str | None = None) -> tuple[str, int]:
+    def add(self, kind: str, data: bytes | memoryview,
+            blob_id: str | None = None) -> tuple[str, int]:
         """Store a blob unless it is already there. Returns (id, bytes newly stored)."""
         bid = blob_id or blob_hash(data)
         if self.has(kind, bid):
@@ -210,7 +228,7 @@ class Repository:
         return len(body)
 
     def _write_pack(self, op: _OpenPack) -> None:
-        header = zstandard.compress(json.dumps(op.blobs, separators=(",", ":")).encode())
+        header = zstandard.compress(dumps(op.blobs))
         data = b"".join([*op.parts, header, _TRAILER.pack(len(header), PACK_MAGIC)])
         pid = blob_hash(data)
         self.backend.put(pack_name(pid), data)
@@ -277,10 +295,10 @@ class Repository:
         return data
 
     def read_json(self, kind: str, blob_id: str) -> Any:
-        return json.loads(self.read(kind, blob_id))
+        return loads(self.read(kind, blob_id))
 
     def add_json(self, kind: str, value: Any) -> tuple[str, int]:
-        return self.add(kind, json.dumps(value, sort_keys=True, separators=(",", ":")).encode())
+        return self.add(kind, dumps(value))
 
     # --- packs, for check and gc -----------------------------------------------------------
 
@@ -298,6 +316,6 @@ class Repository:
             raise StoreError(f"pack {pack_id[:12]} has no valid header")
         head = self.backend.get(pack_name(pack_id), size - _TRAILER.size - hlen, hlen)
         try:
-            return list(json.loads(zstandard.decompress(head)))
+            return list(loads(zstandard.decompress(head)))
         except (zstandard.ZstdError, ValueError) as e:
             raise StoreError(f"pack {pack_id[:12]} has a damaged header ({e})") from e

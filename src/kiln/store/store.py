@@ -10,7 +10,6 @@ can be trimmed (or lost) at any time.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,7 @@ from kiln.store.backend import Backend, LocalBackend, open_backend
 from kiln.store.base import ArtifactStore, ObjectInfo
 from kiln.store.folder import FolderStore
 from kiln.store.locks import StoreLock
-from kiln.store.repository import Repository
+from kiln.store.repository import Repository, dumps, loads
 
 
 class Store(ArtifactStore):
@@ -88,7 +87,7 @@ class Store(ArtifactStore):
             raise StoreError(
                 f"artifact {digest[:12]} is missing from the store at {self.location}",
                 hint="it may have been garbage-collected; re-run the step that produced it")
-        chunks = json.loads(self.repo.read("f", digest))
+        chunks = loads(self.repo.read("f", digest))
         tmp = self.cache.temp_path()
         write_file(self.repo, chunks, tmp)
         info = self.cache.commit(tmp)
@@ -120,5 +119,5 @@ def _add_file(repo: Repository, path: Path, digest: str,
               pool: ThreadPoolExecutor | None = None) -> int:
     """An artifact is its chunks plus an `f` blob listing them, named by the whole file's hash."""
     chunks, new = chunk_file(repo, path, path.stat().st_size, pool)
-    _, n = repo.add("f", json.dumps(chunks, separators=(",", ":")).encode(), blob_id=digest)
+    _, n = repo.add("f", dumps(chunks), blob_id=digest)
     return new + n
