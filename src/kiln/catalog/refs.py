@@ -35,3 +35,11 @@ def resolve_ref(cat: Catalog, ref: str, *, id_col: Any, created_col: Any, noun: 
 
 def _plural(noun: str) -> str:
     return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+
+
+def did_you_mean(name: str, names: list[str], fallback: str = "") -> str:
+    """'did you mean a, b?' for the names close to `name`, else `fallback`."""
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=3)
+    return f"did you mean {', '.join(close)}?" if close else fallback

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from kiln.catalog.db import Catalog
-from kiln.catalog.schema import Artifact, Event, Snapshot, Task
+from kiln.catalog.schema import (Artifact, Event, Pipeline, PipelineVersion, Snapshot,
+                                 Task)
 
 
 @dataclass
@@ -25,6 +26,10 @@ def live_roots(cat: Catalog) -> Roots:
              .where(Event.kind == "output"))
         for digest, run, step, name in s.execute(q):
             roots.artifacts.setdefault(digest, []).append(f"{run}/{step}/{name}")
+        for digest, pname, number in s.execute(
+                select(PipelineVersion.digest, Pipeline.name, PipelineVersion.number)
+                .join(Pipeline, Pipeline.id == PipelineVersion.pipeline_id)):
+            roots.artifacts.setdefault(digest, []).append(f"pipeline {pname} v{number}")
         for sid, vol, tree in s.execute(select(Snapshot.id, Snapshot.volume, Snapshot.tree)):
             roots.trees.setdefault(tree, []).append(f"{vol}@{sid[:12]}")
     return roots

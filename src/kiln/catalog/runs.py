@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import time
@@ -15,8 +16,18 @@ from sqlalchemy.orm import Session
 
 from kiln.catalog.db import Catalog
 from kiln.catalog.refs import resolve_ref
-from kiln.catalog.schema import Artifact, Event, Experiment, Metric, Run, RunParam, Task
-from kiln.errors import NotFoundError
+from kiln.catalog.schema import (
+    Artifact,
+    Event,
+    Experiment,
+    Metric,
+    Run,
+    RunLabel,
+    RunParam,
+    Task,
+    TaskVolume,
+)
+from kiln.errors import NotFoundError, UserError
 from kiln.marshal.registry import ArtifactRef
 
 FINISHED = ("succeeded", "failed", "cancelled")
@@ -66,6 +77,10 @@ class RunInfo:
     metrics: dict[str, float] = field(default_factory=dict)
     tasks: list[TaskInfo] = field(default_factory=list)
     spec_json: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    archived: bool = False
+    parent_run_id: str | None = None
+    pipeline_version_id: int | None = None
 
     @property
     def duration(self) -> float | None:
@@ -106,10 +121,15 @@ class RunInfo:
             "error": self.error,
             "params": self.params,
             "metrics": self.metrics,
+            "labels": self.labels,
+            "archived": self.archived,
+            "parent_run_id": self.parent_run_id,
+            "pipeline_version_id": self.pipeline_version_id,
             "tasks": [
                 {
                     "step": t.step,
                     "status": t.status,
+                    "started_at": t.started_at.isoformat() + "Z" if t.started_at else None,
                     "attempts": t.attempts,
                     "duration": t.duration,
                     "cached_from": t.cached_from,
@@ -127,17 +147,23 @@ class RunInfo:
 
 def create_run(cat: Catalog, *, pipeline: str, experiment: str | None, spec_json: str,
                spec_digest: str, source: str, params: dict[str, tuple[str, Any]],
-               steps: list[str], parent_run_id: str | None = None) -> tuple[str, dict[str, int]]:
-    """Create a run with its parameters and one queued task per step, in one transaction."""
-    run_id = new_run_id()
+               steps: list[str], parent_run_id: str | None = None,
+               labels: dict[str, str] | None = None, run_id: str | None = None,
+               pipeline_version_id: int | None = None) -> tuple[str, dict[str, int]]:
+    """Create a run with its parameters and one queued task per step, in one transaction.
+    `run_id`: one chosen beforehand (a run started in the background reports it at once)."""
+    run_id = run_id or new_run_id()
     with cat.write() as s:
         exp_id = _experiment_id(s, experiment) if experiment else None
         s.add(Run(id=run_id, experiment_id=exp_id, pipeline_name=pipeline, status="running",
                   created_at=now(), spec_json=spec_json, spec_digest=spec_digest, source=source,
-                  parent_run_id=parent_run_id, host=socket.gethostname(), pid=os.getpid()))
+                  parent_run_id=parent_run_id, host=socket.gethostname(), pid=os.getpid(),
+                  archived=0, pipeline_version_id=pipeline_version_id))
         s.flush()
         for name, (ptype, value) in params.items():
             s.add(RunParam(run_id=run_id, name=name, type=ptype, value=value))
+        for key, value in check_labels(labels or {}).items():
+            s.add(RunLabel(run_id=run_id, key=key, value=value))
         tasks = [Task(run_id=run_id, step=st, status="queued", attempts=0) for st in steps]
         s.add_all(tasks)
         s.flush()
@@ -249,6 +275,7 @@ def get_run(cat: Catalog, ref: str, *, with_events: bool = True) -> RunInfo:
         info.params = {p.name: p.value for p in s.scalars(
             select(RunParam).where(RunParam.run_id == run_id))}
         info.metrics = _latest_metrics(s, [run_id]).get(run_id, {})
+        info.labels = _labels(s, [run_id]).get(run_id, {})
         for t in s.scalars(select(Task).where(Task.run_id == run_id).order_by(Task.id)):
             ti = TaskInfo(t.id, t.step, t.status, t.attempts, t.started_at, t.finished_at,
                           t.cached_from, t.error, t.log_path)
@@ -266,7 +293,84 @@ def find_output(cat: Catalog, run: str, step: str, name: str | None = None) -> A
 
 def _run_info(run: Run, experiment: str | None) -> RunInfo:
     return RunInfo(run.id, run.pipeline_name, experiment, run.status, run.created_at,
-                   run.finished_at, run.source, run.error)
+                   run.finished_at, run.source, run.error, archived=bool(run.archived),
+                   parent_run_id=run.parent_run_id,
+                   pipeline_version_id=run.pipeline_version_id)
+
+
+def _labels(s: Session, run_ids: list[str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for lb in s.scalars(select(RunLabel).where(RunLabel.run_id.in_(run_ids))):
+        out.setdefault(lb.run_id, {})[lb.key] = lb.value
+    return out
+
+
+_LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,99}$")
+
+
+def check_labels(labels: dict[str, Any], where: str = "labels") -> dict[str, str]:
+    """Label keys are short identifiers; values are strings of at most 300 characters."""
+    out = {}
+    for k, v in labels.items():
+        if not isinstance(k, str) or not _LABEL_KEY.match(k):
+            raise UserError(f"'{k}' is not a valid label key", where=where,
+                            hint="letters, digits, '.', '_', '-', '/'; at most 100 characters")
+        if v is None or isinstance(v, (dict, list)) or len(str(v)) > 300:
+            raise UserError(f"label '{k}' needs a text value of at most 300 characters",
+                            where=where)
+        out[k] = str(v)
+    return out
+
+
+def set_labels(cat: Catalog, ref: str, labels: dict[str, Any]) -> dict[str, str]:
+    """Set labels (a value of None removes that label); returns the run's labels."""
+    run_id = resolve_run_id(cat, ref)
+    remove = [k for k, v in labels.items() if v is None]
+    put = check_labels({k: v for k, v in labels.items() if v is not None})
+    with cat.write() as s:
+        for k in remove:
+            row = s.get(RunLabel, (run_id, k))
+            if row is not None:
+                s.delete(row)
+        for k, v in put.items():
+            s.merge(RunLabel(run_id=run_id, key=k, value=v))
+        s.flush()
+        return _labels(s, [run_id]).get(run_id, {})
+
+
+def set_archived(cat: Catalog, ref: str, archived: bool) -> None:
+    """Archived runs leave the lists (unless asked for) and keep everything they hold."""
+    run_id = resolve_run_id(cat, ref)
+    with cat.write() as s:
+        s.execute(update(Run).where(Run.id == run_id).values(archived=int(archived)))
+
+
+def set_pipeline_version(cat: Catalog, run_id: str, version_id: int) -> None:
+    with cat.write() as s:
+        s.execute(update(Run).where(Run.id == run_id).values(pipeline_version_id=version_id))
+
+
+def delete_run(cat: Catalog, ref: str) -> str:
+    """Delete a finished run's records (tasks, events, metrics, params, labels). Artifacts it
+    made stay while another record references them; `kiln store gc` frees the rest."""
+    run_id = resolve_run_id(cat, ref)
+    with cat.write() as s:
+        run = s.get(Run, run_id)
+        assert run is not None
+        if run.status not in FINISHED:
+            raise UserError(f"run {run_id} is still {run.status}", where="run",
+                            hint="cancel it first (`kiln runs cancel`), then delete it")
+        task_ids = list(s.scalars(select(Task.id).where(Task.run_id == run_id)))
+        # children first: SQLite enforces ON DELETE CASCADE only with foreign keys turned on
+        for table, col in ((Event, Event.task_id), (Metric, Metric.task_id)):
+            if task_ids:
+                s.execute(table.__table__.delete().where(col.in_(task_ids)))
+        for table in (Metric, RunParam, RunLabel, Task):
+            s.execute(table.__table__.delete().where(table.run_id == run_id))
+        if task_ids:
+            s.execute(TaskVolume.__table__.delete().where(TaskVolume.task_id.in_(task_ids)))
+        s.delete(run)
+    return run_id
 
 
 def _latest_metrics(s: Session, run_ids: list[str]) -> dict[str, dict[str, float]]:
@@ -282,7 +386,8 @@ def _latest_metrics(s: Session, run_ids: list[str]) -> dict[str, dict[str, float
 def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
               status: str | None = None, pipeline: str | None = None,
               before: str | None = None, filter_text: str | None = None,
-              sort: str | None = None, offset: int = 0) -> list[RunInfo]:
+              sort: str | None = None, offset: int = 0,
+              archived: bool | None = False) -> list[RunInfo]:
     """Newest first unless `sort` (see catalog.search). `before`: only runs older than this
     run id (ids are time-ordered), the keyset page token the REST API hands out; with `sort`
     pages go by `offset`."""
@@ -300,11 +405,15 @@ def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
             q = q.where(Run.pipeline_name == pipeline)
         if before:
             q = q.where(Run.id < before)
+        if archived is not None:
+            q = q.where(Run.archived == int(archived))
         rows = s.execute(q).all()
         runs = [_run_info(r, e) for r, e in rows]
-        metrics = _latest_metrics(s, [r.id for r in runs])
+        ids = [r.id for r in runs]
+        metrics, labels = _latest_metrics(s, ids), _labels(s, ids)
         for r in runs:
             r.metrics = metrics.get(r.id, {})
+            r.labels = labels.get(r.id, {})
     return runs
 
 
@@ -315,3 +424,22 @@ def metric_series(cat: Catalog, run_id: str) -> list[tuple[str, str | None, floa
                          .outerjoin(Task, Metric.task_id == Task.id)
                          .where(Metric.run_id == run_id).order_by(Metric.id)).all()
     return [(n, st, v, i) for n, st, v, i in rows]
+
+
+def list_experiments(cat: Catalog) -> list[dict[str, Any]]:
+    """Each experiment with its number of runs, the latest run's time and status counts."""
+    with cat.read() as s:
+        rows = s.execute(select(Experiment.name, Experiment.created_at, Run.status, func.count(),
+                                func.max(Run.created_at))
+                         .outerjoin(Run, Run.experiment_id == Experiment.id)
+                         .group_by(Experiment.id, Run.status).order_by(Experiment.name)).all()
+    out: dict[str, dict[str, Any]] = {}
+    for name, created, status, n, last in rows:
+        e = out.setdefault(name, {"name": name, "created_at": created.isoformat() + "Z",
+                                  "runs": 0, "statuses": {}, "last_run_at": None})
+        if status is not None:
+            e["runs"] += n
+            e["statuses"][status] = n
+            stamp = last.isoformat() + "Z"
+            e["last_run_at"] = max(e["last_run_at"] or stamp, stamp)
+    return list(out.values())

@@ -48,7 +48,44 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str] = mapped_column(String(200), default="")
     pid: Mapped[int | None] = mapped_column(Integer)
+    archived: Mapped[bool] = mapped_column(Integer, default=0)  # hidden from lists, kept whole
+    pipeline_version_id: Mapped[int | None] = mapped_column(Integer)  # started from this version
     __table_args__ = (Index("ix_runs_created", "created_at"), Index("ix_runs_status", "status"))
+
+
+class RunLabel(Base):
+    __tablename__ = "run_labels"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(300))
+    __table_args__ = (Index("ix_run_labels_key", "key", "value"),)
+
+
+class Pipeline(Base):
+    __tablename__ = "pipelines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PipelineVersion(Base):
+    """An uploaded notebook, module or spec, kept whole in the store (`digest`), and the spec
+    it compiled to when uploaded."""
+
+    __tablename__ = "pipeline_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(300))
+    entry: Mapped[str] = mapped_column(String(200), default="")  # module.py:ENTRY
+    digest: Mapped[str] = mapped_column(String(64))
+    spec_json: Mapped[str] = mapped_column(Text)
+    spec_digest: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("pipeline_id", "number"),)
 
 
 class RunParam(Base):

@@ -17,17 +17,17 @@ from sqlalchemy import Float, String, and_, cast, func, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Select
 
-from kiln.catalog.schema import Experiment, Metric, Run, RunParam
+from kiln.catalog.schema import Experiment, Metric, Run, RunLabel, RunParam
 from kiln.errors import UserError
 
 _OPS = ("<=", ">=", "!=", "=", "<", ">")
 _COND = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.-]*)\s*(?P<op><=|>=|!=|==|=|<|>)\s*(?P<value>.+?)\s*$")
-FIELDS = "metrics.NAME, params.NAME, status, experiment, pipeline"
+FIELDS = "metrics.NAME, params.NAME, labels.KEY, status, experiment, pipeline"
 
 
 @dataclass(frozen=True)
 class Condition:
-    field: str  # metrics.x, params.x, status, experiment, pipeline
+    field: str  # metrics.x, params.x, labels.x, status, experiment, pipeline
     op: str
     value: Any
 
@@ -42,13 +42,15 @@ def parse_filter(text: str, where: str = "--filter") -> list[Condition]:
                                  "\"metrics.accuracy > 0.9 and params.lr = 0.1\"")
         field, op, raw = m.group("field"), m.group("op"), m.group("value")
         op = "=" if op == "==" else op
-        if not (field.startswith(("metrics.", "params.")) and len(field.split(".", 1)[1]) > 0) \
+        if not (field.startswith(("metrics.", "params.", "labels."))
+                and len(field.split(".", 1)[1]) > 0) \
                 and field not in ("status", "experiment", "pipeline"):
             raise UserError(f"unknown field '{field}'", where=where, hint=f"fields: {FIELDS}")
         value = _value(raw)
         if field.startswith("metrics.") and not isinstance(value, (int, float)):
             raise UserError(f"metrics compare with numbers, not {raw!r}", where=where)
-        if field in ("status", "experiment", "pipeline") and op not in ("=", "!="):
+        if (field in ("status", "experiment", "pipeline") or field.startswith("labels.")) \
+                and op not in ("=", "!="):
             raise UserError(f"{field} takes = or !=", where=where)
         conds.append(Condition(field, op, value))
     return conds
@@ -90,6 +92,10 @@ def apply(q: Select[Any], conds: list[Condition]) -> Select[Any]:
                 test = _compare(text, c.op, json.dumps(c.value))
             q = q.where(select(RunParam.run_id).where(
                 and_(RunParam.run_id == Run.id, RunParam.name == name, test)).exists())
+        elif kind == "labels":
+            has = select(RunLabel.run_id).where(RunLabel.run_id == Run.id, RunLabel.key == name,
+                                                RunLabel.value == str(c.value)).exists()
+            q = q.where(has if c.op == "=" else ~has)
         elif kind == "status":
             q = q.where(_compare(Run.status, c.op, str(c.value)))
         elif kind == "pipeline":

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from kiln.catalog.db import Catalog
+from kiln.catalog.refs import did_you_mean
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Snapshot, TaskVolume, Volume
 from kiln.errors import NotFoundError, UserError
@@ -95,10 +96,8 @@ def get_volume(cat: Catalog, name: str) -> VolumeInfo:
         if v is not None:
             return _volume(v)
         names = list(s.scalars(select(Volume.name)))
-    close = difflib.get_close_matches(name, names, n=3)
-    raise NotFoundError(f"no volume '{name}'",
-                        hint=f"did you mean {', '.join(close)}?" if close else
-                        "`kiln volume ls` lists the volumes; `kiln volume create` makes one")
+    raise NotFoundError(f"no volume '{name}'", hint=did_you_mean(
+        name, names, "`kiln volume ls` lists the volumes; `kiln volume create` makes one"))
 
 
 def list_volumes(cat: Catalog) -> list[VolumeInfo]:

@@ -38,6 +38,10 @@ def run(
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step, reuse nothing."),
     experiment: str = typer.Option("", "--experiment", "-e", help="Record under this experiment."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't stream step logs."),
+    label: list[str] = typer.Option([], "--label", "-l", help="KEY=VALUE, repeatable."),
+    run_id: str = typer.Option(None, "--run-id", hidden=True),
+    version_id: int = typer.Option(None, "--pipeline-version-id", hidden=True),
+    parent: str = typer.Option(None, "--parent-run", hidden=True),
 ) -> None:
     """Run a pipeline on this machine."""
     from rich.console import Console
@@ -56,15 +60,22 @@ def run(
                         hint="kiln run --resume RUN --from STEP [-p NAME=VALUE]")
     if (resume is None) == (target is None):
         raise UserError("give a pipeline to run, or --resume RUN --from STEP (not both)")
+    labels = parse_assignments(label, what="label", example="-l team=vision")
+    if run_id is not None:  # started in the background, where SIGINT may be ignored: cancel
+        import signal       # (kiln.engine.launch.cancel) sends SIGINT, so take it back
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if resume is not None:
             result = resume_run(resume, from_step, parse_assignments(param),
-                                parallelism=parallelism or None, observer=observer)
+                                parallelism=parallelism or None, observer=observer,
+                                labels=labels, run_id=run_id)
         else:
             result = run_pipeline(target, parse_assignments(param),
                                   parallelism=parallelism or None, cache=not no_cache,
                                   experiment=experiment or None, observer=observer,
-                                  snapshot=snapshot)
+                                  snapshot=snapshot, labels=labels, run_id=run_id,
+                                  pipeline_version_id=version_id, parent_run_id=parent)
     except KeyboardInterrupt:
         console.print("[magenta]cancelled[/]: running steps were stopped")
         raise typer.Exit(status.CANCELLED) from None

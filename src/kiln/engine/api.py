@@ -24,13 +24,18 @@ def compile(target: Any) -> PipelineSpec:  # noqa: A001 - mirrors `kiln compile`
 
 def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int | None = None,
         cache: bool = True, experiment: str | None = None, progress: bool | None = None,
-        observer: Observer | None = None, snapshot: bool | None = None) -> Run:
+        observer: Observer | None = None, snapshot: bool | None = None,
+        labels: dict[str, str] | None = None, run_id: str | None = None,
+        pipeline_version_id: int | None = None, parent_run_id: str | None = None) -> Run:
     """Run a pipeline on this machine and wait for it.
 
     `target` is a @kiln.pipeline, a notebook path, 'module.py:function' or a spec file.
     `progress` shows step states and logs (default: when stdout is a terminal).
     `snapshot` snapshots mounted volumes before the first step and after each step (default:
     the notebook's autosnapshot metadata), so the run can be resumed from any step.
+    `labels` tag the run (`kiln runs ls --filter "labels.team = vision"`). `run_id`,
+    `pipeline_version_id` and `parent_run_id` are set by whoever starts a run in the background
+    (`kiln.engine.launch`): an id chosen beforehand, the uploaded version, the cloned run.
     """
     from kiln.engine.local import LocalEngine, RunOptions
     from kiln.runtime import Runtime
@@ -40,7 +45,9 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
     observer = _observer(observer, progress)
     options = RunOptions(cache=cache, experiment=experiment, snapshot=snapshot,
                          source=os.fspath(target) if isinstance(target, (str, os.PathLike))
-                         else spec.source.get("path", ""))
+                         else spec.source.get("path", ""), labels=dict(labels or {}),
+                         run_id=run_id, pipeline_version_id=pipeline_version_id,
+                         parent_run_id=parent_run_id)
     if parallelism is not None:
         options.parallelism = parallelism
     run_id = LocalEngine(rt, observer=observer).run(spec, params or {}, options)
@@ -49,7 +56,8 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
 
 def resume(run: str, from_step: str, params: dict[str, Any] | None = None, *,
            parallelism: int | None = None, progress: bool | None = None,
-           observer: Observer | None = None) -> Run:
+           observer: Observer | None = None, labels: dict[str, str] | None = None,
+           run_id: str | None = None) -> Run:
     """Re-run `from_step` of a recorded run and everything downstream of it, reusing the
     upstream outputs and restoring the volume snapshots the step started from."""
     from kiln.engine import resume as resuming
@@ -60,7 +68,8 @@ def resume(run: str, from_step: str, params: dict[str, Any] | None = None, *,
     p = resuming.plan(rt, run, from_step, params or {})
     resuming.put_back_volumes(rt, p)
     options = RunOptions(parent_run_id=p.parent_id, reuse=p.reuse, source=p.source,
-                         snapshot=True if p.restore else None)
+                         snapshot=True if p.restore else None, labels=dict(labels or {}),
+                         run_id=run_id)
     if parallelism is not None:
         options.parallelism = parallelism
     run_id = LocalEngine(rt, observer=_observer(observer, progress)).run(p.spec, p.params, options)

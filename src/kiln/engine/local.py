@@ -61,6 +61,9 @@ class RunOptions:
     snapshot: bool | None = None  # autosnapshot mounted volumes (None: the spec's metadata)
     # step -> (task id, outputs) to reuse as they are (kiln run --resume)
     reuse: dict[str, tuple[int, dict[str, ArtifactRef]]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    run_id: str | None = None  # chosen by whoever started the run in the background
+    pipeline_version_id: int | None = None
 
 
 class LocalEngine:
@@ -83,7 +86,8 @@ class LocalEngine:
             self.catalog, pipeline=spec.name, experiment=options.experiment or spec.experiment,
             spec_json=spec.to_json(indent=None), spec_digest=spec.digest(),
             source=options.source, params={k: (ptypes[k], v) for k, v in values.items()},
-            steps=order, parent_run_id=options.parent_run_id)
+            steps=order, parent_run_id=options.parent_run_id, labels=options.labels,
+            run_id=options.run_id, pipeline_version_id=options.pipeline_version_id)
         # the shared lock keeps gc away from outputs no record references yet
         with self.store.lock("shared", purpose=f"run {run_id}"):
             _Scheduler(self, spec, values, options, run_id, task_ids, order, mounts).run()

@@ -27,7 +27,7 @@ def error_body(message: str, *, where: str | None = None, hint: str | None = Non
 
 def create_app(rt: Runtime | None = None, *, scheduler: bool = False) -> FastAPI:
     """`scheduler`: also take scheduled volume snapshots, in a thread beside the API."""
-    from kiln.server import runs, volumes
+    from kiln.server import pipelines, runs, volumes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +66,7 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False) -> FastAPI
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(runs.router, prefix="/api/v1")
     app.include_router(volumes.router, prefix="/api/v1")
     return app

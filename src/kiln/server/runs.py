@@ -1,11 +1,13 @@
-"""Runs: list with filters and pagination, one run, a step's log."""
+"""Runs: list with filters and pagination, one run, a step's log, its outputs; cancel, retry,
+clone, resume, label, archive and delete."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse
+from pydantic import BaseModel, Field
 
 from kiln.catalog import runs as records
 from kiln.errors import NotFoundError
@@ -24,12 +26,14 @@ def list_runs(experiment: str | None = None, status: Status | None = None,
               filter: str | None = Query(None, description="metrics.accuracy > 0.9 and ..."),  # noqa: A002
               sort: str | None = Query(None, description="-metrics.accuracy, params.lr, ..."),
               offset: int = Query(0, ge=0, description="With sort: rows to skip."),
+              archived: bool = Query(False, description="List archived runs instead."),
               rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     """Newest first. Pass `next` back as `before` for the next page (with `sort`, as
     `offset`)."""
     runs = records.list_runs(rt.catalog, limit=limit + 1, experiment=experiment, status=status,
                              pipeline=pipeline, before=None if sort else before,
-                             filter_text=filter, sort=sort, offset=offset if sort else 0)
+                             filter_text=filter, sort=sort, offset=offset if sort else 0,
+                             archived=archived)
     page = runs[:limit]
     more = len(runs) > limit
     return {"runs": [_summary(r) for r in page],
@@ -60,7 +64,112 @@ def lineage(ref: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
 
 @router.get("/runs/{run_id}")
 def get_run(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
-    return records.get_run(rt.catalog, run_id).to_dict()
+    """The run with its tasks, and its graph (nodes and edges) for drawing."""
+    import json
+
+    from kiln.catalog.pipelines import graph
+
+    info = records.get_run(rt.catalog, run_id)
+    return {**info.to_dict(), "graph": graph(json.loads(info.spec_json or "{}"))}
+
+
+@router.get("/runs/{run_id}/metrics")
+def metrics(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Every recorded value: {name: [{step, value, index}]} (series have an index)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, step, value, index in records.metric_series(
+            rt.catalog, records.resolve_run_id(rt.catalog, run_id)):
+        out.setdefault(name, []).append({"step": step, "value": value, "index": index})
+    return {"metrics": out}
+
+
+@router.get("/runs/{run_id}/steps/{step}/outputs/{name}")
+def download_output(run_id: str, step: str, name: str,
+                    rt: Runtime = Depends(runtime)) -> FileResponse:
+    """The output's stored bytes, as its codec wrote them."""
+    ref = records.get_run(rt.catalog, run_id).output(step, name)
+    return FileResponse(rt.store.local_path(ref.digest), filename=f"{step}-{name}.bin",
+                        media_type="application/octet-stream")
+
+
+@router.get("/runs/{run_id}/steps/{step}/outputs/{name}/preview")
+def preview_output(run_id: str, step: str, name: str,
+                   rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """A DataFrame's head, an array's shape and first rows, or a value's text."""
+    from kiln.marshal.preview import preview
+    from kiln.marshal.registry import default_registry
+
+    ref = records.get_run(rt.catalog, run_id).output(step, name)
+    if ref.size > PREVIEW_LIMIT:
+        return {"kind": "too-large", "type": ref.type_name, "size": ref.size}
+    return {**preview(default_registry.load(ref, rt.store)), "size": ref.size}
+
+
+PREVIEW_LIMIT = 256 << 20  # the value is loaded into the server to preview it
+
+
+class Changes(BaseModel):
+    params: dict[str, Any] = Field({}, description="Parameters to change; the rest are kept.")
+    labels: dict[str, str] = {}
+
+
+class ResumeFrom(BaseModel):
+    from_step: str
+    params: dict[str, Any] = {}
+
+
+class Update(BaseModel):
+    labels: dict[str, str | None] | None = Field(None, description="null removes a label")
+    archived: bool | None = None
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Stops running steps (as Ctrl-C does); the run ends as cancelled."""
+    from kiln.engine import launch
+
+    return {"id": records.resolve_run_id(rt.catalog, run_id),
+            "status": launch.cancel(run_id, rt=rt, wait=5.0)}
+
+
+@router.post("/runs/{run_id}/retry", status_code=201)
+def retry(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """The same pipeline and parameters again; what succeeded before comes from the cache."""
+    from kiln.engine import launch
+
+    return records.get_run(rt.catalog, launch.clone(run_id, rt=rt)).to_dict()
+
+
+@router.post("/runs/{run_id}/clone", status_code=201)
+def clone(run_id: str, body: Changes, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    from kiln.engine import launch
+
+    new = launch.clone(run_id, body.params, labels=body.labels, rt=rt)
+    return records.get_run(rt.catalog, new).to_dict()
+
+
+@router.post("/runs/{run_id}/resume", status_code=201)
+def resume(run_id: str, body: ResumeFrom, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    """Re-run `from_step` and what follows it, reusing everything upstream."""
+    from kiln.engine import launch
+
+    new = launch.resume(run_id, body.from_step, body.params, rt=rt)
+    return records.get_run(rt.catalog, new).to_dict()
+
+
+@router.patch("/runs/{run_id}")
+def update(run_id: str, body: Update, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+    if body.labels is not None:
+        records.set_labels(rt.catalog, run_id, body.labels)
+    if body.archived is not None:
+        records.set_archived(rt.catalog, run_id, body.archived)
+    return _summary(records.get_run(rt.catalog, run_id, with_events=False))
+
+
+@router.delete("/runs/{run_id}")
+def delete(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, str]:
+    """The run's records go; stored outputs stay until `kiln store gc` finds them unused."""
+    return {"deleted": records.delete_run(rt.catalog, run_id)}
 
 
 @router.get("/runs/{run_id}/steps/{step}/logs", response_class=PlainTextResponse)

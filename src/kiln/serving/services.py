@@ -7,7 +7,6 @@ until the new version answers ready (and undo the change if it never does).
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kiln.catalog.refs import did_you_mean
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
 from kiln.errors import ModelError, NotFoundError, UserError
@@ -100,10 +100,8 @@ def get(name: str) -> ServiceInfo:
         row = s.get(Service, name)
         if row is None:
             names = list(s.scalars(select(Service.name)))
-            close = difflib.get_close_matches(name, names, n=3)
-            raise NotFoundError(f"no service named '{name}'",
-                                hint=f"did you mean {', '.join(close)}?" if close
-                                else "list services with `kiln serve ls`")
+            raise NotFoundError(f"no service named '{name}'", hint=did_you_mean(
+                name, names, "list services with `kiln serve ls`"))
         return _info(row)
 
 

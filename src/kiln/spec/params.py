@@ -98,12 +98,14 @@ def convert(spec: PipelineSpec, overrides: dict[str, Any]) -> dict[str, Any]:
     return {k: coerce(k, known[k].type, v) for k, v in overrides.items()}
 
 
-def parse_assignments(items: list[str]) -> dict[str, str]:
+def parse_assignments(items: list[str], *, what: str = "parameter",
+                      example: str = "-p n_estimators=200") -> dict[str, str]:
     """`["n=3", "name=a=b"]` -> `{"n": "3", "name": "a=b"}` (values stay strings)."""
     out: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise ParameterError(f"'{item}' is not NAME=VALUE", hint="e.g. -p n_estimators=200")
+            raise ParameterError(f"'{item}' is not NAME=VALUE", where=what,
+                                 hint=f"e.g. {example}")
         out[name.strip()] = value
     return out
