@@ -33,10 +33,11 @@ def _root(
 
 
 def _register() -> None:
-    from kiln.cli import (automl, pipelines, runs, serve, server, snapshots, store, tune,
-                          volumes)
+    from kiln.cli import (automl, pipelines, registry, runs, serve, server, snapshots, store,
+                          tune, volumes)
 
     pipelines.register(app)
+    registry.register(app)
     runs.register(app)
     serve.register(app)
     tune.register(app)

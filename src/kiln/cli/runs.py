@@ -212,3 +212,47 @@ def lineage(ref: str = typer.Argument(..., help="A run, an artifact digest, or R
     for a, b in sorted(g.edges):
         tree.add(f"{label.get(a, a)} -> {label.get(b, b)}")
     Console().print(tree)
+
+
+@runs_app.command("cancel")
+def cancel(run: str = typer.Argument(..., help="Run id, prefix or 'latest'.")) -> None:
+    """Stop a running run (its steps are stopped, as with Ctrl-C)."""
+    from kiln.engine.launch import cancel as cancel_run
+
+    status = cancel_run(run, rt=_runtime(), wait=30.0)
+    typer.echo(f"run {run}: " + ("cancelling (its steps are being stopped)"
+                                 if status == "running" else status))
+
+
+@runs_app.command("label")
+def label(run: str = typer.Argument(...),
+          labels: list[str] = typer.Argument(None, help="KEY=VALUE to set, KEY- to remove.")
+          ) -> None:
+    """Set or remove a run's labels; filter on them with --filter "labels.KEY = VALUE"."""
+    from kiln.catalog.runs import set_labels
+    from kiln.spec.params import parse_assignments
+
+    items = labels or []
+    changes: dict[str, str | None] = {i[:-1]: None for i in items if i.endswith("-")}
+    changes.update(parse_assignments([i for i in items if not i.endswith("-")], what="label",
+                                     example="team=vision"))
+    now = set_labels(_runtime().catalog, run, changes)
+    typer.echo(", ".join(f"{k}={v}" for k, v in now.items()) or "no labels")
+
+
+@runs_app.command("archive")
+def archive(run: str = typer.Argument(...),
+            undo: bool = typer.Option(False, "--undo", help="Bring it back to the lists.")) -> None:
+    """Hide a run from the lists, keeping everything it holds."""
+    from kiln.catalog.runs import set_archived
+
+    set_archived(_runtime().catalog, run, not undo)
+    typer.echo(f"run {run} {'restored' if undo else 'archived'}")
+
+
+@runs_app.command("rm")
+def rm(run: str = typer.Argument(...)) -> None:
+    """Delete a finished run's records; `kiln store gc` then frees outputs nothing else uses."""
+    from kiln.catalog.runs import delete_run
+
+    typer.echo(f"deleted run {delete_run(_runtime().catalog, run)}")

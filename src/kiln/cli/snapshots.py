@@ -31,9 +31,6 @@ def create(volume: str = typer.Argument(...),
            tag: list[str] = typer.Option([], "--tag", "-t"),
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Snapshot a volume; unchanged files are not read again."""
-    from kiln.volumes import readahead
-
-    readahead.start(volume)  # warms the disk cache while the imports below run
     from kiln.volumes import snapshots, volumes
 
     rt = _rt()

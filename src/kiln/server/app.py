@@ -69,7 +69,24 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False) -> FastAPI
     app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(runs.router, prefix="/api/v1")
     app.include_router(volumes.router, prefix="/api/v1")
+    _dashboard(app)
     return app
+
+
+def _dashboard(app: FastAPI) -> None:
+    """The dashboard: static files shipped in the package (nothing comes from the internet),
+    one page whose hash routes (#/runs/ID) call the API above."""
+    from pathlib import Path
+
+    from fastapi.responses import FileResponse
+    from fastapi.staticfiles import StaticFiles
+
+    static = Path(__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(static / "index.html")
 
 
 def runtime(request: Request) -> Runtime:

@@ -1,7 +1,7 @@
 """Volumes and their snapshots: `kiln.volumes.create("data")`, `kiln.volumes.snapshot("data")`.
 
 The same functions back `kiln volume`, `kiln snapshot` and the REST API. They load on first use
-(PEP 562), so `kiln.volumes.readahead` can run before the catalog's imports.
+(PEP 562): importing one light module of this package does not load the catalog.
 """
 
 from __future__ import annotations

@@ -1,0 +1,54 @@
+"""`kiln pipeline upload|ls|show`: pipelines kept as numbered versions, runnable from the
+dashboard and the REST API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+pipeline_app = typer.Typer(help="Uploaded pipelines and their versions.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pipeline_app, name="pipeline")
+
+
+@pipeline_app.command("upload")
+def upload(path: Path = typer.Argument(..., help="A notebook, module.py or spec.json."),
+           name: str = typer.Option(None, "--name", help="Default: the pipeline's own name."),
+           entry: str = typer.Option("", "--entry", help="module.py: the @kiln.pipeline."),
+           message: str = typer.Option("", "--message", "-m")) -> None:
+    """Add a version of a pipeline (compiled now, so a broken file is refused)."""
+    from kiln.engine import versions
+    from kiln.errors import UserError
+
+    if not path.is_file():
+        raise UserError(f"no such file: {path}", where=str(path))
+    v = versions.upload(path.read_bytes(), path.name, name=name, entry=entry, message=message)
+    typer.echo(f"pipeline {v.pipeline} version {v.number} ({len(v.spec()['steps'])} steps)")
+
+
+@pipeline_app.command("ls")
+def ls(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Pipelines with their number of versions and runs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kiln.catalog.pipelines import list_pipelines
+    from kiln.runtime import Runtime
+
+    ps = list_pipelines(Runtime.open().catalog)
+    if as_json:
+        sys.stdout.write(json.dumps([p.to_dict() for p in ps], indent=2) + "\n")
+        return
+    table = Table(show_edge=False)
+    for col in ("pipeline", "versions", "latest", "runs"):
+        table.add_column(col)
+    for p in ps:
+        table.add_row(p.name, str(p.versions),
+                      p.latest.created_at.strftime("%Y-%m-%d %H:%M") if p.latest else "",
+                      str(p.runs))
+    Console().print(table if ps else "no pipelines yet: `kiln pipeline upload FILE` adds one")

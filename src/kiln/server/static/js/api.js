@@ -1,0 +1,54 @@
+// One fetch wrapper for every call: JSON in and out, the API's error shape turned into an
+// exception whose message says what is wrong, where, and what to do.
+const BASE = "/api/v1";
+let pending = 0;
+
+function busy(delta) {
+  pending += delta;
+  const el = document.getElementById("busy");
+  if (el) el.hidden = pending === 0;
+}
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    const parts = [e.message || `request failed (${status})`];
+    if (e.where) parts.push(`(${e.where})`);
+    if (e.hint) parts.push(`— ${e.hint}`);
+    super(parts.join(" "));
+    this.status = status;
+    this.body = e;
+  }
+}
+
+export async function api(path, { method = "GET", json, form, query, text = false } = {}) {
+  const url = new URL(BASE + path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) {
+    if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
+  }
+  const init = { method, headers: {} };
+  if (json !== undefined) {
+    init.body = JSON.stringify(json);
+    init.headers["content-type"] = "application/json";
+  } else if (form !== undefined) {
+    init.body = form;
+  }
+  busy(1);
+  try {
+    const r = await fetch(url, init);
+    if (!r.ok) {
+      let body = null;
+      try { body = await r.json(); } catch { /* not JSON */ }
+      throw new ApiError(r.status, body);
+    }
+    return text ? await r.text() : await r.json();
+  } finally {
+    busy(-1);
+  }
+}
+
+export const apiUrl = (path, query) => {
+  const url = new URL(BASE + path, location.origin);
+  for (const [k, v] of Object.entries(query || {})) url.searchParams.set(k, v);
+  return url.pathname + url.search;
+};

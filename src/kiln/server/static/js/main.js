@@ -1,0 +1,51 @@
+// Hash routes (#/runs/ID) to page modules; each page renders into <main> and may return a
+// stop function (for its live polling) that runs when the user leaves it.
+import { flash, mount, h } from "./dom.js";
+import { home } from "./pages/home.js";
+import { runsPage } from "./pages/runs.js";
+import { runPage } from "./pages/run.js";
+import { comparePage } from "./pages/compare.js";
+import { pipelinesPage, pipelinePage } from "./pages/pipelines.js";
+import { experimentsPage } from "./pages/experiments.js";
+import { volumesPage, volumePage } from "./pages/volumes.js";
+
+const ROUTES = [
+  [/^\/$/, home],
+  [/^\/runs$/, runsPage],
+  [/^\/runs\/([^/]+)$/, runPage],
+  [/^\/compare$/, comparePage],
+  [/^\/pipelines$/, pipelinesPage],
+  [/^\/pipelines\/([^/]+)$/, pipelinePage],
+  [/^\/experiments$/, experimentsPage],
+  [/^\/volumes$/, volumesPage],
+  [/^\/volumes\/([^/]+)$/, volumePage],
+];
+
+let stop = null;
+
+async function route() {
+  if (stop) { stop(); stop = null; }
+  const [path, qs] = (location.hash.slice(1) || "/").split("?");
+  const query = Object.fromEntries(new URLSearchParams(qs || ""));
+  const main = document.getElementById("page");
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", path.startsWith(a.getAttribute("href").slice(1)));
+  }
+  for (const [re, page] of ROUTES) {
+    const m = path.match(re);
+    if (!m) continue;
+    try {
+      stop = (await page(main, query, ...m.slice(1).map(decodeURIComponent))) || null;
+    } catch (e) {
+      mount(main, h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message));
+      flash(e.message);
+    }
+    return;
+  }
+  mount(main, h("h1", {}, "Not found"), h("p", {}, "No page at ", h("code", {}, path), ". ",
+    h("a", { href: "#/" }, "Home")));
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("unhandledrejection", (e) => flash(e.reason?.message || String(e.reason)));
+route();

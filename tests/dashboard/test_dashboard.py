@@ -1,0 +1,157 @@
+"""The dashboard in headless chromium: start a run from the form and watch it finish, read a
+step's logs, compare runs, upload/download/delete in the file manager, restore a snapshot.
+Screenshots of each page go to test-output/screenshots/."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.dashboard.conftest import shot
+
+pytestmark = pytest.mark.browser
+
+MODULE = '''
+import time
+import kiln
+
+@kiln.step
+def make(n: int, pause: float) -> list:
+    print(f"making {n} numbers")
+    time.sleep(pause)
+    return list(range(n))
+
+@kiln.step
+def total(xs: list) -> int:
+    for i in range(len(xs)):
+        kiln.log_metric("partial", sum(xs[: i + 1]), step=i)
+    kiln.log_metric("total", sum(xs))
+    print("total is", sum(xs))
+    return sum(xs)
+
+@kiln.pipeline(name="sums", experiment="ui")
+def sums(n: int = 4, pause: float = 0.0, tag: str = "a"):
+    total(make(n, pause))
+'''
+
+
+def upload(server: str, tmp_path: Path) -> None:
+    r = httpx.post(f"{server}/api/v1/pipelines", files={"file": ("sums.py", MODULE.encode())},
+                   data={"entry": "sums"})
+    assert r.status_code == 201, r.text
+
+
+def wait_status(server: str, run_id: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{server}/api/v1/runs/{run_id}").json()["status"]
+        if status != "running":
+            return str(status)
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} still running")
+
+
+def test_start_a_run_from_the_form_and_watch_it_finish(page, server, tmp_path):
+    upload(server, tmp_path)
+    page.goto("/#/")
+    page.get_by_role("link", name="sums").first.wait_for()
+    shot(page, "home")
+    page.goto("/#/pipelines/sums")
+    page.locator("svg.dag g.node[data-step='make']").wait_for()
+    form = page.locator("#run-form")
+    assert form.locator("input[name=n]").get_attribute("type") == "number"
+    form.locator("input[name=n]").fill("7")
+    form.locator("input[name=pause]").fill("1.5")
+    form.locator("input[name=labels]").fill("team=vision")
+    shot(page, "pipeline")
+    form.locator("#start-run").click()
+    page.wait_for_url(re.compile(r".*#/runs/[0-9a-f]+$"))
+    run_id = page.url.rsplit("/", 1)[1]
+    # the page follows the run live: it shows running, then succeeded, without a reload
+    page.locator("h1 .badge[data-status=succeeded]").wait_for(timeout=90_000)
+    assert page.locator("svg.dag g.node[data-step='total']").get_attribute("data-status") == \
+        "succeeded"
+    page.locator("svg.dag g.node[data-step='make']").click()
+    page.locator("#logs").filter(has_text="making 7 numbers").wait_for()
+    page.locator("svg.dag g.node[data-step='total']").click()
+    page.locator("#logs").filter(has_text="total is 21").wait_for()
+    page.locator("button[data-preview=output]").click()
+    page.locator("#preview").filter(has_text="21").wait_for()
+    assert page.locator("svg.chart[data-title=partial] path.line").count() == 1
+    assert "team=vision" in page.locator(".tag").first.inner_text()
+    shot(page, "run")
+    run = httpx.get(f"{server}/api/v1/runs/{run_id}").json()
+    assert run["params"]["n"] == 7 and run["labels"] == {"team": "vision"}
+
+
+def test_compare_two_runs(page, server, tmp_path):
+    upload(server, tmp_path)
+    ids = [httpx.post(f"{server}/api/v1/runs", json={"pipeline": "sums", "params": {"n": n}},
+                      timeout=60).json()["id"] for n in (3, 5)]
+    for i in ids:
+        assert wait_status(server, i) == "succeeded"
+    page.goto("/#/runs")
+    for i in ids:
+        page.locator(f"input[data-select='{i}']").check()
+    shot(page, "runs")
+    page.locator("#compare").click()
+    page.wait_for_url(re.compile(r".*#/compare\?ids=.*"))
+    row = page.locator("#compare-params tr", has_text="n").first
+    row.wait_for()
+    assert "diff" in (row.get_attribute("class") or "")
+    totals = page.locator("#compare-metrics tr", has_text="total").inner_text()
+    assert "3" in totals and "10" in totals
+    assert page.locator("svg.chart[data-title=partial] path.line").count() == 2
+    shot(page, "compare")
+
+
+def test_file_manager_upload_download_delete(page, server, tmp_path):
+    httpx.post(f"{server}/api/v1/volumes", json={"name": "data"})
+    src = tmp_path / "hello.csv"
+    src.write_text("a,b\n1,2\n")
+    page.goto("/#/volumes/data")
+    page.locator("#upload-file").set_input_files(str(src))
+    page.locator("#upload-form button").click()
+    page.locator("#files tr[data-path='hello.csv']").wait_for()
+    shot(page, "volume")
+    with page.expect_download() as dl:
+        page.locator("#files tr[data-path='hello.csv'] a").click()
+    assert Path(dl.value.path()).read_text() == "a,b\n1,2\n"
+    page.locator("button[data-delete='hello.csv']").click()
+    page.locator("#files tr[data-path='hello.csv']").wait_for(state="detached")
+    files = httpx.get(f"{server}/api/v1/volumes/data/files").json()
+    assert files == []
+
+
+def test_restore_a_snapshot_into_a_new_volume(page, server, tmp_path):
+    api = f"{server}/api/v1"
+    httpx.post(f"{api}/volumes", json={"name": "data"})
+    httpx.put(f"{api}/volumes/data/files/content", params={"path": "model/w.txt"},
+              files={"file": ("w.txt", b"version 1")})
+    page.goto("/#/volumes/data")
+    page.locator("#snapshot-form input[name=message]").fill("first")
+    page.locator("#snapshot-form button").click()
+    page.locator("#snapshots li").first.wait_for()
+    httpx.put(f"{api}/volumes/data/files/content", params={"path": "model/w.txt"},
+              files={"file": ("w.txt", b"version 2, longer")})
+    page.locator("#snapshot-form input[name=message]").fill("second")
+    page.locator("#snapshot-form button").click()
+    page.locator("#snapshots li").nth(1).wait_for()
+    boxes = page.locator("#snapshots li input[type=checkbox]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.locator("#diff-button").click()
+    page.locator("#diff li.change-modified", has_text="model/w.txt").wait_for()
+    shot(page, "snapshots")
+    first = httpx.get(f"{api}/volumes/data/snapshots").json()[-1]
+    page.locator(f"button[data-restore='{first['id']}']").click()
+    page.locator("#restore-form input[name=new_volume]").fill("data-v1")
+    page.locator("#restore-form button").click()
+    page.wait_for_url(re.compile(r".*#/volumes/data-v1$"))
+    page.locator("#files tr[data-path='model']").wait_for()
+    got = httpx.get(f"{api}/volumes/data-v1/files/content", params={"path": "model/w.txt"})
+    assert got.content == b"version 1"
