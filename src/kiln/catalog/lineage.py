@@ -51,8 +51,12 @@ def _resolve(cat: Catalog, ref: str) -> tuple[list[int], list[int], str]:
 
 
 def lineage(cat: Catalog, ref: str, *, depth: int = 50) -> Lineage:
+    """Walks events hop by hop (two queries a hop, ids only), then loads the details of every
+    task and artifact met in two queries at the end."""
     art_ids, task_ids, label = _resolve(cat, ref)
     out = Lineage(label)
+    all_tasks: set[int] = set(task_ids)
+    all_arts: set[int] = set(art_ids)
     with cat.read() as s:
         for direction in ("up", "down"):
             arts, tasks = set(art_ids), set(task_ids)
@@ -64,11 +68,12 @@ def lineage(cat: Catalog, ref: str, *, depth: int = 50) -> Lineage:
                 new_tasks: set[int] = set()
                 # artifacts -> the tasks that wrote them (up) or read them (down)
                 kind = "output" if direction == "up" else "input"
-                for tid, aid in s.execute(select(Event.task_id, Event.artifact_id).where(
-                        Event.artifact_id.in_(arts), Event.kind == kind)):
-                    out.edges.add((f"t{tid}", f"a{aid}") if kind == "output" else
-                                  (f"a{aid}", f"t{tid}"))
-                    new_tasks.add(tid)
+                if arts:
+                    for tid, aid in s.execute(select(Event.task_id, Event.artifact_id).where(
+                            Event.artifact_id.in_(arts), Event.kind == kind)):
+                        out.edges.add((f"t{tid}", f"a{aid}") if kind == "output" else
+                                      (f"a{aid}", f"t{tid}"))
+                        new_tasks.add(tid)
                 # tasks -> what they read (up) or wrote (down)
                 kind = "input" if direction == "up" else "output"
                 for tid, aid in s.execute(select(Event.task_id, Event.artifact_id).where(
@@ -76,12 +81,21 @@ def lineage(cat: Catalog, ref: str, *, depth: int = 50) -> Lineage:
                     out.edges.add((f"a{aid}", f"t{tid}") if kind == "input" else
                                   (f"t{tid}", f"a{aid}"))
                     new_arts.add(aid)
-                for t in s.scalars(select(Task).where(Task.id.in_(tasks | new_tasks))):
-                    out.tasks[t.id] = {"run": t.run_id, "step": t.step, "status": t.status}
-                for a in s.scalars(select(Artifact).where(Artifact.id.in_(arts | new_arts))):
-                    out.artifacts[a.id] = {"digest": a.digest, "codec": a.codec,
-                                           "type": a.type_name, "size": a.size}
+                all_tasks |= new_tasks
+                all_arts |= new_arts
                 arts, tasks = new_arts - seen_a, new_tasks - seen_t
                 seen_a |= arts
                 seen_t |= tasks
+        for i in range(0, len(all_tasks), 5000):  # IN lists stay under SQLite's limit
+            chunk = sorted(all_tasks)[i:i + 5000]
+            for tid, run, step, status in s.execute(select(
+                    Task.id, Task.run_id, Task.step, Task.status).where(Task.id.in_(chunk))):
+                out.tasks[tid] = {"run": run, "step": step, "status": status}
+        for i in range(0, len(all_arts), 5000):
+            chunk = sorted(all_arts)[i:i + 5000]
+            for aid, digest, codec, tname, size in s.execute(select(
+                    Artifact.id, Artifact.digest, Artifact.codec, Artifact.type_name,
+                    Artifact.size).where(Artifact.id.in_(chunk))):
+                out.artifacts[aid] = {"digest": digest, "codec": codec, "type": tname,
+                                      "size": size}
     return out

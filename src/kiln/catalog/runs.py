@@ -300,8 +300,9 @@ def _run_info(run: Run, experiment: str | None) -> RunInfo:
 
 def _labels(s: Session, run_ids: list[str]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
-    for lb in s.scalars(select(RunLabel).where(RunLabel.run_id.in_(run_ids))):
-        out.setdefault(lb.run_id, {})[lb.key] = lb.value
+    for run_id, key, value in s.execute(select(RunLabel.run_id, RunLabel.key, RunLabel.value)
+                                        .where(RunLabel.run_id.in_(run_ids))):
+        out.setdefault(run_id, {})[key] = value
     return out
 
 
@@ -378,8 +379,9 @@ def _latest_metrics(s: Session, run_ids: list[str]) -> dict[str, dict[str, float
     last = (select(func.max(Metric.id)).where(Metric.run_id.in_(run_ids))
             .group_by(Metric.run_id, Metric.name))
     out: dict[str, dict[str, float]] = {}
-    for m in s.scalars(select(Metric).where(Metric.id.in_(last))):
-        out.setdefault(m.run_id, {})[m.name] = m.value
+    for run_id, name, value in s.execute(select(Metric.run_id, Metric.name, Metric.value)
+                                         .where(Metric.id.in_(last))):
+        out.setdefault(run_id, {})[name] = value
     return out
 
 

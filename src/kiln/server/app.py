@@ -89,6 +89,18 @@ def _dashboard(app: FastAPI) -> None:
         return FileResponse(static / "index.html")
 
 
+class FastJSON(JSONResponse):
+    """JSON through orjson, returned as a Response so FastAPI skips `jsonable_encoder` (a
+    recursive walk that cost more than the query on large run lists). For plain data only."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        import orjson
+
+        return orjson.dumps(content)
+
+
 def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.rt
     return rt

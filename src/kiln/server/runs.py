@@ -12,14 +12,14 @@ from pydantic import BaseModel, Field
 from kiln.catalog import runs as records
 from kiln.errors import NotFoundError
 from kiln.runtime import Runtime
-from kiln.server.app import runtime
+from kiln.server.app import FastJSON, runtime
 
 router = APIRouter(tags=["runs"])
 
 Status = Literal["running", "succeeded", "failed", "cancelled"]
 
 
-@router.get("/runs")
+@router.get("/runs", response_class=FastJSON)
 def list_runs(experiment: str | None = None, status: Status | None = None,
               pipeline: str | None = None, limit: int = Query(50, ge=1, le=500),
               before: str | None = Query(None, description="Page token: the last id seen."),
@@ -27,7 +27,7 @@ def list_runs(experiment: str | None = None, status: Status | None = None,
               sort: str | None = Query(None, description="-metrics.accuracy, params.lr, ..."),
               offset: int = Query(0, ge=0, description="With sort: rows to skip."),
               archived: bool = Query(False, description="List archived runs instead."),
-              rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+              rt: Runtime = Depends(runtime)) -> FastJSON:
     """Newest first. Pass `next` back as `before` for the next page (with `sort`, as
     `offset`)."""
     runs = records.list_runs(rt.catalog, limit=limit + 1, experiment=experiment, status=status,
@@ -36,8 +36,8 @@ def list_runs(experiment: str | None = None, status: Status | None = None,
                              archived=archived)
     page = runs[:limit]
     more = len(runs) > limit
-    return {"runs": [_summary(r) for r in page],
-            "next": (str(offset + limit) if sort else page[-1].id) if more else None}
+    return FastJSON({"runs": [_summary(r) for r in page],
+                     "next": (str(offset + limit) if sort else page[-1].id) if more else None})
 
 
 def _summary(r: records.RunInfo) -> dict[str, Any]:
@@ -54,23 +54,23 @@ def compare(ids: str = Query(..., description="Comma-separated run ids (two or m
     return compare_runs(rt.catalog, [i for i in ids.split(",") if i]).to_dict()
 
 
-@router.get("/lineage/{ref:path}")
-def lineage(ref: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+@router.get("/lineage/{ref:path}", response_class=FastJSON)
+def lineage(ref: str, rt: Runtime = Depends(runtime)) -> FastJSON:
     """Upstream and downstream of a run, an artifact digest, or RUN/STEP/NAME."""
     from kiln.catalog.lineage import lineage as walk
 
-    return walk(rt.catalog, ref).to_dict()
+    return FastJSON(walk(rt.catalog, ref).to_dict())
 
 
-@router.get("/runs/{run_id}")
-def get_run(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
+@router.get("/runs/{run_id}", response_class=FastJSON)
+def get_run(run_id: str, rt: Runtime = Depends(runtime)) -> FastJSON:
     """The run with its tasks, and its graph (nodes and edges) for drawing."""
     import json
 
     from kiln.catalog.pipelines import graph
 
     info = records.get_run(rt.catalog, run_id)
-    return {**info.to_dict(), "graph": graph(json.loads(info.spec_json or "{}"))}
+    return FastJSON({**info.to_dict(), "graph": graph(json.loads(info.spec_json or "{}"))})
 
 
 @router.get("/runs/{run_id}/metrics")

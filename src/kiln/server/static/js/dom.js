@@ -47,8 +47,9 @@ export function bytes(n) {
 }
 
 export function num(v) {
+  if (typeof v === "string") return v;
   if (typeof v !== "number") return v === undefined ? "" : JSON.stringify(v);
-  return Number.isInteger(v) ? String(v) : v.toPrecision(4);
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)));
 }
 
 export function flash(message, ok = false) {
