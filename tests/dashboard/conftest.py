@@ -35,8 +35,10 @@ def chromium() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    # module scope, not session: Playwright's sync API keeps an asyncio loop running while it
+    # is open, and later tests that call asyncio.run() would fail under it
     playwright = pytest.importorskip("playwright.sync_api")
     path = chromium()
     with playwright.sync_playwright() as p:

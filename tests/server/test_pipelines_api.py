@@ -167,3 +167,37 @@ def test_bad_uploads_and_bad_runs_get_clear_4xx(api: httpx.Client, tmp_path):
     err(api.patch("/runs/nope", json={"archived": True}), 404)
     err(api.get("/runs", params={"filter": "labels.team > 3"}), 400)
     err(api.get("/pipelines/nope"), 404)
+
+
+def test_eight_runs_writing_while_the_api_is_read(api: httpx.Client):
+    """Eight background runs record steps, metrics and outputs at once while the run list and
+    each run are read in a loop: every request answers, none with a lock error."""
+    import threading
+
+    upload(api, "sums.py", MODULE.encode(), entry="sums")
+    ids: list[str] = []
+    failures: list[str] = []
+
+    def start(n: int) -> None:
+        r = api.post("/runs", json={"pipeline": "sums", "params": {"n": n, "pause": 0.2}})
+        (ids.append(r.json()["id"]) if r.status_code == 201 else failures.append(r.text))
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    reads = 0
+    while any(t.is_alive() for t in threads) or not ids or any(
+            api.get(f"/runs/{i}").json()["status"] == "running" for i in list(ids)):
+        for path in ("/runs", *(f"/runs/{i}" for i in list(ids)[:3])):
+            r = api.get(path)
+            reads += 1
+            if r.status_code != 200:
+                failures.append(r.text)
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    runs = [api.get(f"/runs/{i}").json() for i in ids]
+    assert len(runs) == 8 and all(r["status"] == "succeeded" for r in runs), runs
+    assert sorted(r["metrics"]["total"] for r in runs) == sorted(n * (n - 1) // 2
+                                                                  for n in range(8))
+    assert reads > 8

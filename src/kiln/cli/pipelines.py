@@ -185,10 +185,12 @@ def demo(
     from kiln.demo import pipeline as demo_pipeline
 
     run(target=f"{demo_pipeline.__file__}:churn", param=[], parallelism=0, no_cache=False,
-        experiment="", quiet=quiet, snapshot=None, resume=None, from_step=None)
+        experiment="", quiet=quiet, snapshot=None, resume=None, from_step=None, label=[],
+        run_id=None, version_id=None, parent=None)
     _demo_snapshot()
     _demo_serve()
     _demo_tune(f"{demo_pipeline.__file__}:churn")
+    typer.echo("see it all in a browser: kiln server   (then open http://127.0.0.1:8765/)")
 
 
 def _demo_tune(target: str) -> None:

@@ -1,4 +1,4 @@
-"""`kiln server`: the REST API (and, later, the dashboard) on 127.0.0.1:8765 by default."""
+"""`kiln server`: the dashboard and the REST API on 127.0.0.1:8765 by default."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ def server(host: str = typer.Option("127.0.0.1", "--host",
            port: int = typer.Option(8765, "--port", min=0, max=65535),
            scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler",
                                           help="Also take scheduled volume snapshots.")) -> None:
-    """Serve the REST API under /api/v1 (OpenAPI at /openapi.json); runs the snapshot
-    scheduler too, so `kiln scheduler` is not needed beside it."""
+    """Serve the dashboard at / and the REST API under /api/v1 (OpenAPI at /openapi.json);
+    runs the snapshot scheduler too, so `kiln scheduler` is not needed beside it."""
     import uvicorn
 
     from kiln.server.app import create_app
 
-    typer.echo(f"kiln server on http://{host}:{port}/api/v1  (OpenAPI: /openapi.json)")
+    typer.echo(f"kiln dashboard on http://{host}:{port}/  (REST API: /api/v1, "
+               "OpenAPI: /openapi.json)")
     uvicorn.run(create_app(scheduler=scheduler), host=host, port=port, log_level="warning")
