@@ -43,6 +43,28 @@ def test_snapshot_history_diff_and_restore(rt, volume, tmp_path: Path):
         assert f.read() == big[-10:]
 
 
+def test_names_in_any_encoding_round_trip(rt, volume, tmp_path: Path):
+    """UTF-8 names are stored as UTF-8; a name that is not valid UTF-8 (bytes Python keeps as
+    surrogates) still snapshots, diffs and restores byte for byte."""
+    from kiln.volumes import snapshots
+
+    name, folder, _ = volume
+    (folder / "données-é.csv").write_text("a\n")
+    raw = os.fsencode(folder) + b"/bad-\xff-name.bin"
+    with open(raw, "wb") as f:
+        f.write(b"odd")
+    first = snapshots.create(name, "names", rt=rt)
+    out = snapshots.restore(first.id, to=tmp_path / "out", rt=rt)
+    assert (out / "données-é.csv").read_text() == "a\n"
+    with open(os.fsencode(out) + b"/bad-\xff-name.bin", "rb") as f:
+        assert f.read() == b"odd"
+    os.remove(raw)
+    second = snapshots.create(name, rt=rt)
+    d = snapshots.diff(first.id, second.id, rt=rt).to_dict()
+    assert [(c["path"], c["kind"]) for c in d["changes"]] == [(os.fsdecode(b"bad-\xff-name.bin"),
+                                                                "removed")]
+
+
 def test_cli_snapshot_commands(volume, tmp_path: Path):
     name, folder, files = volume
     r = run_cli("snapshot", "create", name, "-m", "one", "--tag", "base", "--json")
