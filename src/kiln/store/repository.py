@@ -259,12 +259,7 @@ class Repository:
     def flush(self) -> None:
         """Write the open pack and an index file for every pack written since the last flush.
         Blobs are durable (and visible to other processes) only after this returns."""
-        with self._lock:
-            op, self._open = self._open, _OpenPack()
-        if op.blobs:
-            self._write_pack(op)
-        with self._lock:
-            todo, self._unindexed = self._unindexed, []
+        todo = self.flush_packs()
         if todo:
             self.write_index(todo)
 
