@@ -61,8 +61,10 @@ def run(
     if (resume is None) == (target is None):
         raise UserError("give a pipeline to run, or --resume RUN --from STEP (not both)")
     labels = parse_assignments(label, what="label", example="-l team=vision")
-    if run_id is not None:  # started in the background, where SIGINT may be ignored: cancel
-        import signal       # (kiln.engine.launch.cancel) sends SIGINT, so take it back
+    if run_id is not None:
+        # Started in the background, where SIGINT may be ignored; cancelling
+        # (kiln.engine.launch.cancel) sends SIGINT, so take it back.
+        import signal
 
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

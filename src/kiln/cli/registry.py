@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from kiln.cli import runtime
+
 pipeline_app = typer.Typer(help="Uploaded pipelines and their versions.", no_args_is_help=True)
 
 
@@ -38,9 +40,8 @@ def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     from rich.table import Table
 
     from kiln.catalog.pipelines import list_pipelines
-    from kiln.runtime import Runtime
 
-    ps = list_pipelines(Runtime.open().catalog)
+    ps = list_pipelines(runtime().catalog)
     if as_json:
         sys.stdout.write(json.dumps([p.to_dict() for p in ps], indent=2) + "\n")
         return

@@ -6,10 +6,10 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 
+from kiln.cli import runtime
 from kiln.cli.output import human_size
 
 runs_app = typer.Typer(help="List and inspect pipeline runs.", no_args_is_help=True)
@@ -21,12 +21,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(artifacts_app, name="artifacts")
     app.command("logs")(logs)
     app.command("lineage")(lineage)
-
-
-def _runtime() -> Any:
-    from kiln.runtime import Runtime
-
-    return Runtime.open()
 
 
 def _fmt_duration(seconds: float | None) -> str:
@@ -60,7 +54,7 @@ def ls(
     if status and status not in (*FINISHED, "running"):
         raise UserError(f"unknown status '{status}'",
                         hint="use running, succeeded, failed or cancelled")
-    runs = list_runs(_runtime().catalog, limit=limit, experiment=experiment or None,
+    runs = list_runs(runtime().catalog, limit=limit, experiment=experiment or None,
                      status=status or None, filter_text=filter_text or None, sort=sort or None)
     if as_json:
         out = [{k: v for k, v in r.to_dict().items() if k != "tasks"} for r in runs]
@@ -89,7 +83,7 @@ def show(
 
     from kiln.catalog.runs import get_run
 
-    info = get_run(_runtime().catalog, run)
+    info = get_run(runtime().catalog, run)
     if as_json:
         sys.stdout.write(json.dumps(info.to_dict(), indent=2) + "\n")
         return
@@ -138,7 +132,7 @@ def artifacts_ls(run: str = typer.Argument(..., help="Run id, prefix or 'latest'
 
     from kiln.catalog.runs import get_run
 
-    info = get_run(_runtime().catalog, run)
+    info = get_run(runtime().catalog, run)
     table = Table(show_edge=False)
     for col in ("step", "name", "type", "codec", "size", "digest"):
         table.add_column(col)
@@ -160,7 +154,7 @@ def artifacts_get(
     from kiln.errors import UserError
     from kiln.files import atomic_path
 
-    rt = _runtime()
+    rt = runtime()
     ref = get_run(rt.catalog, run).output(step, name)
     if output.is_dir():
         raise UserError(f"{output} is a folder", hint="give a file path, e.g. -o model.joblib")
@@ -178,7 +172,7 @@ def compare(runs: list[str] = typer.Argument(..., help="Two or more run ids, pre
 
     from kiln.catalog.compare import compare as compare_runs
 
-    c = compare_runs(_runtime().catalog, runs)
+    c = compare_runs(runtime().catalog, runs)
     if as_json:
         sys.stdout.write(json.dumps(c.to_dict(), indent=2, default=str) + "\n")
         return
@@ -201,7 +195,7 @@ def lineage(ref: str = typer.Argument(..., help="A run, an artifact digest, or R
 
     from kiln.catalog.lineage import lineage as walk
 
-    g = walk(_runtime().catalog, ref)
+    g = walk(runtime().catalog, ref)
     if as_json:
         sys.stdout.write(json.dumps(g.to_dict(), indent=2) + "\n")
         return
@@ -219,7 +213,7 @@ def cancel(run: str = typer.Argument(..., help="Run id, prefix or 'latest'.")) -
     """Stop a running run (its steps are stopped, as with Ctrl-C)."""
     from kiln.engine.launch import cancel as cancel_run
 
-    status = cancel_run(run, rt=_runtime(), wait=30.0)
+    status = cancel_run(run, rt=runtime(), wait=30.0)
     typer.echo(f"run {run}: " + ("cancelling (its steps are being stopped)"
                                  if status == "running" else status))
 
@@ -236,7 +230,7 @@ def label(run: str = typer.Argument(...),
     changes: dict[str, str | None] = {i[:-1]: None for i in items if i.endswith("-")}
     changes.update(parse_assignments([i for i in items if not i.endswith("-")], what="label",
                                      example="team=vision"))
-    now = set_labels(_runtime().catalog, run, changes)
+    now = set_labels(runtime().catalog, run, changes)
     typer.echo(", ".join(f"{k}={v}" for k, v in now.items()) or "no labels")
 
 
@@ -246,7 +240,7 @@ def archive(run: str = typer.Argument(...),
     """Hide a run from the lists, keeping everything it holds."""
     from kiln.catalog.runs import set_archived
 
-    set_archived(_runtime().catalog, run, not undo)
+    set_archived(runtime().catalog, run, not undo)
     typer.echo(f"run {run} {'restored' if undo else 'archived'}")
 
 
@@ -255,4 +249,4 @@ def rm(run: str = typer.Argument(...)) -> None:
     """Delete a finished run's records; `kiln store gc` then frees outputs nothing else uses."""
     from kiln.catalog.runs import delete_run
 
-    typer.echo(f"deleted run {delete_run(_runtime().catalog, run)}")
+    typer.echo(f"deleted run {delete_run(runtime().catalog, run)}")

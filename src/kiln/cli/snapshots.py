@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import typer
 
+from kiln.cli import runtime
 from kiln.cli.output import byte_progress, folder_size, human_size, print_json
 
 snapshot_app = typer.Typer(help="Versions of volumes: create, ls, show, diff, restore, cat, "
@@ -19,12 +19,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(snapshot_app, name="snapshot")
 
 
-def _rt() -> Any:
-    from kiln.runtime import Runtime
-
-    return Runtime.open()
-
-
 @snapshot_app.command("create")
 def create(volume: str = typer.Argument(...),
            message: str = typer.Option("", "--message", "-m"),
@@ -33,7 +27,7 @@ def create(volume: str = typer.Argument(...),
     """Snapshot a volume; unchanged files are not read again."""
     from kiln.volumes import snapshots, volumes
 
-    rt = _rt()
+    rt = runtime()
     top = volumes.root(volume, rt=rt)
     with byte_progress(f"snapshot {volume}", lambda: folder_size(str(top))) as advance:
         snap = snapshots.create(volume, message, tag, progress=advance, rt=rt)
@@ -56,7 +50,7 @@ def ls(volume: str = typer.Argument(...), as_json: bool = typer.Option(False, "-
 
     from kiln.volumes import snapshots
 
-    snaps = snapshots.list_snapshots(volume, rt=_rt())
+    snaps = snapshots.list_snapshots(volume, rt=runtime())
     if as_json:
         print_json([s.to_dict() for s in snaps])
         return
@@ -76,7 +70,7 @@ def show(snap: str = typer.Argument(...), as_json: bool = typer.Option(False, "-
     """A snapshot's record and files."""
     from kiln.volumes import snapshots
 
-    rt = _rt()
+    rt = runtime()
     info = snapshots.get(snap, rt=rt)
     entries = snapshots.files(info.id, rt=rt)
     if as_json:
@@ -99,7 +93,7 @@ def diff(a: str = typer.Argument(...), b: str = typer.Argument(...),
     """Files added, removed and modified from snapshot A to B."""
     from kiln.volumes import snapshots
 
-    d = snapshots.diff(a, b, rt=_rt())
+    d = snapshots.diff(a, b, rt=runtime())
     if as_json:
         print_json(d.to_dict())
         return
@@ -121,7 +115,7 @@ def restore(snap: str = typer.Argument(...),
     """Write a snapshot's files into a folder or a new volume."""
     from kiln.volumes import snapshots
 
-    rt = _rt()
+    rt = runtime()
     info = snapshots.get(snap, rt=rt)
     with byte_progress(f"restore {info.short}", info.size) as advance:
         dest = snapshots.restore(info.id, to=to, new_volume=new_volume, force=force,
@@ -136,7 +130,7 @@ def cat(snap: str = typer.Argument(...), path: str = typer.Argument(...),
     """Print one file (or a byte range of it) from a snapshot without restoring anything."""
     from kiln.volumes import snapshots
 
-    rt = _rt()
+    rt = runtime()
     with snapshots.open_file(snap, path, rt=rt) as f:
         f.seek(offset)
         left = length
@@ -167,7 +161,7 @@ def prune(volume: str = typer.Argument(...),
 
     policy = policy_from(keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly,
                          keep_yearly, keep_tag)
-    plan = snapshots.prune(volume, policy or None, dry_run=dry_run, rt=_rt())
+    plan = snapshots.prune(volume, policy or None, dry_run=dry_run, rt=runtime())
     if as_json:
         print_json({"dry_run": dry_run, "policy": plan.policy, "keep": plan.keep,
                     "remove": [s.id for s in plan.remove]})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
-from kiln.cli import status
+from kiln.cli import runtime, status
 from kiln.cli.output import byte_progress, human_size, print_json
 
 store_app = typer.Typer(help="The content-addressed store: check and gc.", no_args_is_help=True)
@@ -17,12 +15,6 @@ def register(app: typer.Typer) -> None:
     app.command("scheduler")(scheduler)
 
 
-def _rt() -> Any:
-    from kiln.runtime import Runtime
-
-    return Runtime.open()
-
-
 @store_app.command("check")
 def check(read_data: bool = typer.Option(False, "--read-data",
                                          help="Also read every pack and verify every chunk."),
@@ -31,7 +23,7 @@ def check(read_data: bool = typer.Option(False, "--read-data",
     from kiln.catalog.roots import live_roots
     from kiln.store import maintenance
 
-    rt = _rt()
+    rt = runtime()
     total = sum(size for _, size in rt.store.backend.list("data/")) if read_data else None
     with byte_progress("reading packs", total) as advance:
         rep = maintenance.check(rt.store, live_roots(rt.catalog), read_data=read_data,
@@ -58,7 +50,7 @@ def gc(dry_run: bool = typer.Option(False, "--dry-run", help="Report what would 
     from kiln.catalog.roots import live_roots
     from kiln.store import maintenance
 
-    rt = _rt()
+    rt = runtime()
     rep = maintenance.gc(rt.store, lambda: live_roots(rt.catalog), dry_run=dry_run)
     if as_json:
         print_json(rep.to_dict())
@@ -74,7 +66,7 @@ def rebuild_index(as_json: bool = typer.Option(False, "--json")) -> None:
     """Write the index again from the packs (after an index file was damaged or lost)."""
     from kiln.store import maintenance
 
-    rep = maintenance.rebuild_index(_rt().store)
+    rep = maintenance.rebuild_index(runtime().store)
     if as_json:
         print_json(rep.to_dict())
         return
@@ -97,6 +89,6 @@ def scheduler(poll: float = typer.Option(5.0, "--poll", min=0.1,
 
     log("scheduler started")
     try:
-        run_scheduler(_rt(), poll=poll, log=log)
+        run_scheduler(runtime(), poll=poll, log=log)
     except KeyboardInterrupt:
         log("scheduler stopped")

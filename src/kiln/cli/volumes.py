@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from kiln.cli import runtime
 from kiln.cli.output import human_size, print_json
 
 volume_app = typer.Typer(help="Named data folders: create, list, remove, and work with their "
@@ -18,12 +19,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(volume_app, name="volume")
 
 
-def _rt() -> Any:
-    from kiln.runtime import Runtime
-
-    return Runtime.open()
-
-
 @volume_app.command("create")
 def create(name: str = typer.Argument(..., help="The volume's name."),
            path: Path = typer.Option(None, "--path", help="Adopt this existing folder instead "
@@ -32,7 +27,7 @@ def create(name: str = typer.Argument(..., help="The volume's name."),
     """Create a volume (a new managed folder, or an existing one with --path)."""
     from kiln.volumes import volumes
 
-    info = volumes.create(name, path, rt=_rt())
+    info = volumes.create(name, path, rt=runtime())
     if as_json:
         print_json(info.to_dict())
     else:
@@ -47,7 +42,7 @@ def ls(as_json: bool = typer.Option(False, "--json")) -> None:
 
     from kiln.catalog import volumes as records
 
-    rt = _rt()
+    rt = runtime()
     vols = records.list_volumes(rt.catalog)
     latest = {v.name: records.latest_snapshot(rt.catalog, v.name) for v in vols}
     if as_json:
@@ -86,7 +81,7 @@ def rm(name: str = typer.Argument(..., help="The volume."),
     from kiln.errors import UserError
     from kiln.volumes import volumes
 
-    rt = _rt()
+    rt = runtime()
     if path is not None:
         volumes.rm(name, path, recursive=recursive, rt=rt)
         typer.echo(f"removed {path} from {name}")
@@ -94,8 +89,8 @@ def rm(name: str = typer.Argument(..., help="The volume."),
     info = volumes.get(name, rt=rt)
     if info.managed and Path(info.path).is_dir() and any(Path(info.path).iterdir()) and not yes:
         raise UserError(f"volume '{name}' holds files in {info.path}, which removing it deletes",
-                        hint=f"pass --yes to remove it, or restore it later from a snapshot "
-                             f"before running `kiln store gc`")
+                        hint="pass --yes to remove it, or restore it later from a snapshot "
+                             "before running `kiln store gc`")
     volumes.remove(name, rt=rt)
     typer.echo(f"removed volume {name}" + (" and its folder" if info.managed else
                                            f" (its folder {info.path} is kept)"))
@@ -110,7 +105,7 @@ def files(name: str = typer.Argument(...), path: str = typer.Argument("", help="
 
     from kiln.volumes import volumes
 
-    entries = volumes.files(name, path, rt=_rt())
+    entries = volumes.files(name, path, rt=runtime())
     if as_json:
         print_json([e.to_dict() for e in entries])
         return
@@ -127,7 +122,7 @@ def put(name: str = typer.Argument(...), source: Path = typer.Argument(..., help
     """Copy a local file or folder into a volume."""
     from kiln.volumes import volumes
 
-    typer.echo(f"wrote {volumes.put(name, source, dest, rt=_rt())}")
+    typer.echo(f"wrote {volumes.put(name, source, dest, rt=runtime())}")
 
 
 @volume_app.command("get")
@@ -136,7 +131,7 @@ def get(name: str = typer.Argument(...), path: str = typer.Argument(..., help="F
     """Copy a file out of a volume."""
     from kiln.volumes import volumes
 
-    typer.echo(f"wrote {volumes.get_file(name, path, dest, rt=_rt())}")
+    typer.echo(f"wrote {volumes.get_file(name, path, dest, rt=runtime())}")
 
 
 @volume_app.command("mv")
@@ -145,7 +140,7 @@ def mv(name: str = typer.Argument(...), src: str = typer.Argument(...),
     """Move or rename a file or folder inside a volume."""
     from kiln.volumes import volumes
 
-    typer.echo(f"moved {src} to {volumes.mv(name, src, dst, rt=_rt())}")
+    typer.echo(f"moved {src} to {volumes.mv(name, src, dst, rt=runtime())}")
 
 
 @volume_app.command("retention")
@@ -163,7 +158,7 @@ def retention(name: str = typer.Argument(...),
 
     policy = {} if clear else policy_from(keep_last, keep_hourly, keep_daily, keep_weekly,
                                           keep_monthly, keep_yearly, keep_tag)
-    info = snapshots.set_retention(name, policy, rt=_rt())
+    info = snapshots.set_retention(name, policy, rt=runtime())
     typer.echo(f"retention of {name}: {_policy_text(info.retention)}")
 
 
@@ -182,6 +177,6 @@ def schedule(name: str = typer.Argument(...),
     """Snapshot a volume on a schedule (run by `kiln scheduler`)."""
     from kiln.volumes import schedules
 
-    info = schedules.set_schedule(name, every=every, cron=cron, off=off, rt=_rt())
+    info = schedules.set_schedule(name, every=every, cron=cron, off=off, rt=runtime())
     typer.echo(f"schedule of {name}: {_schedule_text(info.schedule)}"
                + ("" if off else "; `kiln scheduler` takes them"))
