@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 import types
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,8 +15,9 @@ from pathlib import Path
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary name beside `path`, renamed onto it only if the block succeeds, so readers
-    see the old file or the whole new one, never a part."""
-    tmp = path.with_name(path.name + ".tmp")
+    see the old file or the whole new one, never a part. Each writer gets its own temporary
+    name, so two writing the same path at once (server threads, processes) never mix bytes."""
+    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:12]}")
     try:
         yield tmp
     except BaseException:

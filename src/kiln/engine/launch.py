@@ -22,6 +22,7 @@ from typing import Any
 from kiln.catalog import runs as records
 from kiln.engine.targets import load_spec
 from kiln.errors import NotFoundError, UserError
+from kiln.files import atomic_path
 from kiln.runtime import Runtime
 from kiln.spec.params import convert
 
@@ -50,11 +51,10 @@ def clone(run: str, params: dict[str, Any] | None = None, *,
     info = records.get_run(rt.catalog, run, with_events=False)
     folder = rt.home.root / "specs"
     folder.mkdir(exist_ok=True)
-    spec_path = folder / f"{records.resolve_run_id(rt.catalog, run)}.json"
+    spec_path = folder / f"{info.id}.json"
     if not spec_path.exists():
-        tmp = spec_path.with_suffix(f".tmp-{os.getpid()}")
-        tmp.write_text(info.spec_json)
-        os.replace(tmp, spec_path)
+        with atomic_path(spec_path) as tmp:
+            tmp.write_text(info.spec_json)
     extra = ["--parent-run", info.id]
     if info.pipeline_version_id is not None:
         extra += ["--pipeline-version-id", str(info.pipeline_version_id)]
@@ -142,12 +142,7 @@ def cancel(run: str, *, rt: Runtime | None = None, wait: float = 0.0) -> str:
     Returns the run's status after waiting up to `wait` seconds."""
     rt = rt or Runtime.open()
     run_id = records.resolve_run_id(rt.catalog, run)
-    from kiln.catalog.schema import Run
-
-    with rt.catalog.read() as s:
-        row = s.get(Run, run_id)
-        assert row is not None
-        status, host, pid = row.status, row.host, row.pid
+    status, host, pid = records.run_process(rt.catalog, run_id)
     if status in records.FINISHED:
         raise UserError(f"run {run_id} has already {status}", where="run",
                         hint="only running runs can be cancelled")

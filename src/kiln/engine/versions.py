@@ -15,6 +15,7 @@ from pathlib import Path
 from kiln.catalog import pipelines as records
 from kiln.catalog.pipelines import VersionInfo
 from kiln.errors import UserError
+from kiln.files import atomic_path
 from kiln.runtime import Runtime
 
 SUFFIXES = (".ipynb", ".py", ".json")
@@ -76,7 +77,6 @@ def _materialize(rt: Runtime, digest: str, filename: str) -> Path:
     path = folder / filename
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{filename}.tmp-{os.getpid()}"
-        shutil.copyfile(rt.store.local_path(digest), tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            shutil.copyfile(rt.store.local_path(digest), tmp)
     return path
