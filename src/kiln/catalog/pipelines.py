@@ -149,15 +149,6 @@ def get_version(cat: Catalog, name: str, number: int | None = None) -> VersionIn
                         hint=f"versions: {have}")
 
 
-def version_by_id(cat: Catalog, version_id: int) -> VersionInfo | None:
-    with cat.read() as s:
-        v = s.get(PipelineVersion, version_id)
-        if v is None:
-            return None
-        p = s.get(Pipeline, v.pipeline_id)
-        return _version(v, p.name if p else "?")
-
-
 def delete_pipeline(cat: Catalog, name: str) -> int:
     """Removes the pipeline and its versions (runs stay); gc then frees uploads nothing else
     references. Returns the number of versions removed."""

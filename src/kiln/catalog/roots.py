@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from kiln.catalog.db import Catalog
-from kiln.catalog.schema import (Artifact, Event, Pipeline, PipelineVersion, Snapshot,
-                                 Task)
+from kiln.catalog.schema import Artifact, Event, Pipeline, PipelineVersion, Snapshot, Task
 
 
 @dataclass

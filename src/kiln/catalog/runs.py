@@ -346,9 +346,13 @@ def set_archived(cat: Catalog, ref: str, archived: bool) -> None:
         s.execute(update(Run).where(Run.id == run_id).values(archived=int(archived)))
 
 
-def set_pipeline_version(cat: Catalog, run_id: str, version_id: int) -> None:
-    with cat.write() as s:
-        s.execute(update(Run).where(Run.id == run_id).values(pipeline_version_id=version_id))
+def run_process(cat: Catalog, run_id: str) -> tuple[str, str, int | None]:
+    """(status, host, pid) of a run: where to send a cancel."""
+    with cat.read() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"no run '{run_id}'", hint="list runs with `kiln runs ls`")
+        return run.status, run.host, run.pid
 
 
 def delete_run(cat: Catalog, ref: str) -> str:
@@ -361,15 +365,13 @@ def delete_run(cat: Catalog, ref: str) -> str:
         if run.status not in FINISHED:
             raise UserError(f"run {run_id} is still {run.status}", where="run",
                             hint="cancel it first (`kiln runs cancel`), then delete it")
-        task_ids = list(s.scalars(select(Task.id).where(Task.run_id == run_id)))
-        # children first: SQLite enforces ON DELETE CASCADE only with foreign keys turned on
-        for table, col in ((Event, Event.task_id), (Metric, Metric.task_id)):
-            if task_ids:
-                s.execute(table.__table__.delete().where(col.in_(task_ids)))
+        task_ids = select(Task.id).where(Task.run_id == run_id)
+        # children first: SQLite enforces ON DELETE CASCADE only with foreign keys turned on.
+        # Every metric row carries its run_id, so the run_id delete covers step metrics too.
+        for table, col in ((Event, Event.task_id), (TaskVolume, TaskVolume.task_id)):
+            s.execute(table.__table__.delete().where(col.in_(task_ids)))
         for table in (Metric, RunParam, RunLabel, Task):
             s.execute(table.__table__.delete().where(table.run_id == run_id))
-        if task_ids:
-            s.execute(TaskVolume.__table__.delete().where(TaskVolume.task_id.in_(task_ids)))
         s.delete(run)
     return run_id
 

@@ -21,7 +21,8 @@ from kiln.catalog.schema import Experiment, Metric, Run, RunLabel, RunParam
 from kiln.errors import UserError
 
 _OPS = ("<=", ">=", "!=", "=", "<", ">")
-_COND = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.-]*)\s*(?P<op><=|>=|!=|==|=|<|>)\s*(?P<value>.+?)\s*$")
+_COND = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.-]*)\s*(?P<op><=|>=|!=|==|=|<|>)"
+                   r"\s*(?P<value>.+?)\s*$")
 FIELDS = "metrics.NAME, params.NAME, labels.KEY, status, experiment, pipeline"
 
 

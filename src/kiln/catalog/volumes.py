@@ -197,7 +197,8 @@ def snapshots_of_trees(cat: Catalog) -> dict[str, list[str]]:
     return out
 
 
-def record_task_volumes(cat: Catalog, task_id: int, seen: dict[str, tuple[str, str | None]]) -> None:
+def record_task_volumes(cat: Catalog, task_id: int,
+                        seen: dict[str, tuple[str, str | None]]) -> None:
     """`seen`: mount -> (volume, snapshot id)."""
     with cat.write() as s:
         s.execute(delete(TaskVolume).where(TaskVolume.task_id == task_id))

@@ -87,7 +87,7 @@ def metrics(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
 def download_output(run_id: str, step: str, name: str,
                     rt: Runtime = Depends(runtime)) -> FileResponse:
     """The output's stored bytes, as its codec wrote them."""
-    ref = records.get_run(rt.catalog, run_id).output(step, name)
+    ref = records.find_output(rt.catalog, run_id, step, name)
     return FileResponse(rt.store.local_path(ref.digest), filename=f"{step}-{name}.bin",
                         media_type="application/octet-stream")
 
@@ -99,7 +99,7 @@ def preview_output(run_id: str, step: str, name: str,
     from kiln.marshal.preview import preview
     from kiln.marshal.registry import default_registry
 
-    ref = records.get_run(rt.catalog, run_id).output(step, name)
+    ref = records.find_output(rt.catalog, run_id, step, name)
     if ref.size > PREVIEW_LIMIT:
         return {"kind": "too-large", "type": ref.type_name, "size": ref.size}
     return {**preview(default_registry.load(ref, rt.store)), "size": ref.size}
