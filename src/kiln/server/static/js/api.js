@@ -21,11 +21,17 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = "GET", json, form, query, text = false } = {}) {
+// The address of an API path with its query; empty values are left out.
+export function apiUrl(path, query) {
   const url = new URL(BASE + path, location.origin);
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   }
+  return url.pathname + url.search;
+}
+
+export async function api(path, { method = "GET", json, form, query, text = false } = {}) {
+  const url = apiUrl(path, query);
   const init = { method, headers: {} };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
@@ -46,9 +52,3 @@ export async function api(path, { method = "GET", json, form, query, text = fals
     busy(-1);
   }
 }
-
-export const apiUrl = (path, query) => {
-  const url = new URL(BASE + path, location.origin);
-  for (const [k, v] of Object.entries(query || {})) url.searchParams.set(k, v);
-  return url.pathname + url.search;
-};
