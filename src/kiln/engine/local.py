@@ -19,11 +19,11 @@ from typing import Any
 
 from kiln.catalog import runs as records
 from kiln.engine import pool
-from kiln.errors import KilnError
 from kiln.engine.cache import cache_key
 from kiln.engine.mounts import RunMounts, autosnapshot
 from kiln.engine.progress import Observer
 from kiln.engine.warm import imported_libraries
+from kiln.errors import KilnError
 from kiln.marshal.registry import ArtifactRef
 from kiln.runtime import Runtime
 from kiln.sdk.context import read_metrics_file

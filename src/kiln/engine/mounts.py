@@ -73,6 +73,6 @@ class RunMounts:
         """(constants, env) that hand the volumes' folders to the step."""
         paths = {m: self.folders[v] for m, v in step.volumes.items()}
         env = {"KILN_VOLUMES": json.dumps(paths)}
-        for m, v in step.volumes.items():
+        for v in step.volumes.values():
             env[f"KILN_VOLUME_{v.upper().replace('-', '_').replace('.', '_')}"] = self.folders[v]
         return (paths if step.kind == "function" else {}), env
