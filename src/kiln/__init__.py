@@ -42,6 +42,7 @@ from kiln.tune.api import Study, automl, get_study, tune
 _LAZY = {
     "compile": "kiln.engine.api", "get_run": "kiln.engine.api", "load": "kiln.engine.api",
     "resume": "kiln.engine.api", "run": "kiln.engine.api", "Run": "kiln.engine.result",
+    "search_runs": "kiln.engine.api", "lineage": "kiln.engine.api",
     "Codec": "kiln.marshal", "register_codec": "kiln.marshal",
     "Pipeline": "kiln.sdk", "PyTorchDistributed": "kiln.sdk", "StepFunction": "kiln.sdk",
     "log_metric": "kiln.sdk", "pipeline": "kiln.sdk", "report": "kiln.sdk", "step": "kiln.sdk",
@@ -51,7 +52,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from kiln import volumes
-    from kiln.engine.api import compile, get_run, load, resume, run
+    from kiln.engine.api import compile, get_run, lineage, load, resume, run, search_runs
     from kiln.engine.result import Run
     from kiln.marshal import Codec, register_codec
     from kiln.sdk import (Pipeline, PyTorchDistributed, StepFunction, log_metric, pipeline,
@@ -83,6 +84,7 @@ __all__ = [
     "compile",
     "get_run",
     "get_study",
+    "lineage",
     "load",
     "log_metric",
     "pipeline",
@@ -90,6 +92,7 @@ __all__ = [
     "report",
     "resume",
     "run",
+    "search_runs",
     "serve",
     "step",
     "tune",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from kiln.catalog.db import Catalog
 from kiln.errors import NotFoundError
@@ -24,13 +25,23 @@ def resolve_ref(cat: Catalog, ref: str, *, id_col: Any, created_col: Any, noun: 
             by_name = s.scalar(select(id_col).where(name_col == ref))
             if by_name is not None:
                 return str(by_name)
-        matches = s.scalars(select(id_col).where(id_col.startswith(ref)).limit(6)).all()
+        matches = s.scalars(select(id_col).where(id_prefix(id_col, ref)).limit(6)).all()
     if len(matches) == 1:
         return str(matches[0])
     if not matches:
         raise NotFoundError(f"no {noun} '{ref}'", hint=list_hint)
     raise NotFoundError(f"'{ref}' matches several {_plural(noun)}: {', '.join(matches[:5])}",
                         hint=ambiguous_hint or f"give more characters of the {noun} id")
+
+
+def id_prefix(col: Any, prefix: str) -> ColumnElement[bool]:
+    """`col` starts with `prefix`, written so the column's index is used: SQLite never uses an
+    index for LIKE (its LIKE ignores case), which made every prefix lookup a full scan. The
+    range finds the candidates; LIKE keeps the answer exact under any collation."""
+    if not prefix:
+        return col.startswith("")
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return and_(col >= prefix, col < upper, col.startswith(prefix, autoescape=True))
 
 
 def _plural(noun: str) -> str:

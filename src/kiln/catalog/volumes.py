@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from kiln.catalog.db import Catalog
-from kiln.catalog.refs import did_you_mean
+from kiln.catalog.refs import did_you_mean, id_prefix
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Snapshot, TaskVolume, Volume
 from kiln.errors import NotFoundError, UserError
@@ -164,7 +164,7 @@ def get_snapshot(cat: Catalog, ref: str) -> SnapshotInfo:
                   f"it has no snapshots yet; `kiln snapshot create {vol}` takes one" if not rows
                   else f"`kiln snapshot ls {vol}` lists its snapshots"))
     with cat.read() as s:
-        rows = list(s.scalars(select(Snapshot).where(Snapshot.id.startswith(ref.lower()))
+        rows = list(s.scalars(select(Snapshot).where(id_prefix(Snapshot.id, ref.lower()))
                               .limit(6))) if len(ref) >= 4 else []
     if len(rows) == 1:
         return _snapshot(rows[0])

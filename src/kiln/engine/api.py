@@ -11,6 +11,7 @@ from kiln.engine.targets import load_spec
 from kiln.spec.model import PipelineSpec
 
 if TYPE_CHECKING:
+    from kiln.catalog.lineage import Lineage
     from kiln.engine.progress import Observer
 
 # The engine, catalog and Rich load inside the functions, so `import kiln` (and `kiln --help`)
@@ -94,6 +95,30 @@ def get_run(ref: str) -> Run:
 
     rt = Runtime.open()
     return Run(records.get_run(rt.catalog, ref), rt)
+
+
+def search_runs(filter: str | None = None, *, sort: str | None = None,  # noqa: A002
+                experiment: str | None = None, status: str | None = None,
+                limit: int = 50, offset: int = 0, archived: bool = False) -> list[Run]:
+    """Recorded runs matching `filter` ("metrics.accuracy > 0.9 and params.opt = 'adam'"),
+    newest first or by `sort` ("-metrics.accuracy"): the query `kiln runs ls` and
+    `GET /api/v1/runs` answer with."""
+    from kiln.catalog import runs as records
+    from kiln.runtime import Runtime
+
+    rt = Runtime.open()
+    return [Run(info, rt) for info in records.list_runs(
+        rt.catalog, limit=limit, offset=offset, experiment=experiment, status=status,
+        filter_text=filter, sort=sort, archived=archived)]
+
+
+def lineage(ref: str, *, depth: int = 50) -> Lineage:
+    """What a run or artifact (RUN, RUN/STEP/NAME or a digest prefix) came from and what
+    came of it, `depth` task hops each way."""
+    from kiln.catalog.lineage import lineage as walk
+    from kiln.runtime import Runtime
+
+    return walk(Runtime.open().catalog, ref, depth=depth)
 
 
 def load(run_id: str, step: str, name: str | None = None) -> Any:
