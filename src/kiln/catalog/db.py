@@ -16,8 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiln.errors import CatalogError
 
-HEAD_REVISION = "0004"  # the newest migration in catalog/migrations/versions
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration, from the file names (NNNN_what.py, revision "NNNN"): a constant kept by
+# hand went stale once, and then every open ran Alembic and older catalogs missed a migration.
+HEAD_REVISION = max(p.name[:4] for p in
+                    (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
