@@ -46,6 +46,8 @@ _LAZY = {
     "Codec": "kiln.marshal", "register_codec": "kiln.marshal",
     "Pipeline": "kiln.sdk", "PyTorchDistributed": "kiln.sdk", "StepFunction": "kiln.sdk",
     "log_metric": "kiln.sdk", "pipeline": "kiln.sdk", "report": "kiln.sdk", "step": "kiln.sdk",
+    "log_confusion_matrix": "kiln.sdk", "log_html": "kiln.sdk", "log_markdown": "kiln.sdk",
+    "log_roc": "kiln.sdk", "log_table": "kiln.sdk",
     "Service": "kiln.serving.api", "serve": "kiln.serving.api",
     "PipelineSpec": "kiln.spec",
 }
@@ -55,8 +57,20 @@ if TYPE_CHECKING:
     from kiln.engine.api import compile, get_run, lineage, load, resume, run, search_runs
     from kiln.engine.result import Run
     from kiln.marshal import Codec, register_codec
-    from kiln.sdk import (Pipeline, PyTorchDistributed, StepFunction, log_metric, pipeline,
-                          report, step)
+    from kiln.sdk import (
+        Pipeline,
+        PyTorchDistributed,
+        StepFunction,
+        log_confusion_matrix,
+        log_html,
+        log_markdown,
+        log_metric,
+        log_roc,
+        log_table,
+        pipeline,
+        report,
+        step,
+    )
     from kiln.serving.api import Service, serve
     from kiln.spec import PipelineSpec
 
@@ -86,7 +100,12 @@ __all__ = [
     "get_study",
     "lineage",
     "load",
+    "log_confusion_matrix",
+    "log_html",
+    "log_markdown",
     "log_metric",
+    "log_roc",
+    "log_table",
     "pipeline",
     "register_codec",
     "report",

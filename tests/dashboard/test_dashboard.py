@@ -155,3 +155,85 @@ def test_restore_a_snapshot_into_a_new_volume(page, server, tmp_path):
     page.locator("#files tr[data-path='model']").wait_for()
     got = httpx.get(f"{api}/volumes/data-v1/files/content", params={"path": "model/w.txt"})
     assert got.content == b"version 1"
+
+
+VISUALS = '''
+import kiln
+
+@kiln.step
+def evaluate() -> float:
+    kiln.log_confusion_matrix("cm", [[8, 2], [1, 9]], labels=["cat", "dog"])
+    kiln.log_roc("roc", fpr=[0, 0.1, 0.4, 1], tpr=[0, 0.6, 0.9, 1])
+    kiln.log_table("errors", [{"id": 3, "label": "cat"}, {"id": 7, "label": "dog"}])
+    kiln.log_html("report", "<h1 id=r>Report</h1><script>parent.document.title='pwned'</script>")
+    kiln.log_markdown("notes", "## Findings\\n- **recall** up\\n- <b>not bold</b>")
+    return 0.85
+
+@kiln.pipeline(name="visuals")
+def visuals():
+    evaluate()
+'''
+
+
+def test_run_page_draws_logged_visuals(page, server):
+    r = httpx.post(f"{server}/api/v1/pipelines",
+                   files={"file": ("visuals.py", VISUALS.encode())}, data={"entry": "visuals"})
+    assert r.status_code == 201, r.text
+    run_id = httpx.post(f"{server}/api/v1/runs", json={"pipeline": "visuals"},
+                        timeout=60).json()["id"]
+    assert wait_status(server, run_id) == "succeeded"
+    page.goto(f"/#/runs/{run_id}")
+    cm = page.locator(".visual[data-kind=confusion_matrix] svg.confusion")
+    cm.wait_for()
+    assert cm.locator("rect").count() == 4
+    assert "accuracy 0.85" in page.locator(".visual[data-kind=confusion_matrix]").inner_text()
+    assert page.locator(".visual[data-kind=roc] svg.chart path.line").count() == 2
+    assert page.locator(".visual[data-kind=table] tbody tr").count() == 2
+    md = page.locator(".visual[data-kind=markdown] .markdown")
+    assert md.locator("strong").inner_text() == "recall"
+    assert md.locator("b").count() == 0  # HTML in Markdown is shown as text, not markup
+    frame = page.locator(".visual[data-kind=html] iframe")
+    assert frame.get_attribute("sandbox") == ""
+    assert page.frame_locator(".visual[data-kind=html] iframe").locator("#r").inner_text() == \
+        "Report"
+    assert page.title() != "pwned"  # the report's script never ran
+    shot(page, "run-visuals")
+
+
+def test_recurring_runs_page(page, server, tmp_path):
+    upload(server, tmp_path)
+    page.goto("/#/schedules")
+    form = page.locator("#new-schedule")
+    form.locator("input[name=name]").fill("hourly-sums")
+    form.locator("input[name=value]").fill("1h")
+    form.locator("input[name=params]").fill('{"n": 3}')
+    form.locator("button[type=submit]").click()
+    row = page.locator("#schedules tr[data-name='hourly-sums']")
+    row.wait_for()
+    assert "active" in row.inner_text()
+    form = page.locator("#new-schedule")
+    form.locator("input[name=name]").fill("broken")
+    form.locator("input[name=value]").fill("often")
+    form.locator("button[type=submit]").click()
+    page.locator("#flash", has_text="not an interval").wait_for()
+    shot(page, "schedules")
+    row.locator("button.toggle").click()
+    page.locator("#schedules tr[data-name='hourly-sums']", has_text="paused").wait_for()
+    assert httpx.get(f"{server}/api/v1/schedules/hourly-sums").json()["paused"] is True
+
+
+def test_notebook_servers_page(page, server):
+    pytest.importorskip("jupyterlab")
+    httpx.post(f"{server}/api/v1/volumes", json={"name": "lab"}).raise_for_status()
+    page.goto("/#/notebooks")
+    page.locator("#new-notebook select[name=volume]").select_option("lab")
+    page.locator("#start-notebook").click()
+    row = page.locator("#notebooks tr[data-name='lab']")
+    row.wait_for(timeout=120_000)
+    assert row.locator(".badge").inner_text() == "running"
+    href = row.locator("a.button", has_text="Open").get_attribute("href")
+    assert href.startswith("http://127.0.0.1:") and "token=" in href
+    assert httpx.get(href, follow_redirects=True).status_code == 200
+    shot(page, "notebooks")
+    row.locator("button.danger", has_text="Stop").click()
+    page.locator("#notebooks tr[data-name='lab'] .badge", has_text="stopped").wait_for()

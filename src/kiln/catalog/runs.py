@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Text, bindparam, cast, func, select, update
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ from kiln.catalog.schema import (
     RunParam,
     Task,
     TaskVolume,
+    Visual,
 )
 from kiln.errors import NotFoundError, UserError
 from kiln.marshal.registry import ArtifactRef
@@ -188,8 +190,10 @@ def set_task(cat: Catalog, task_id: int, **values: Any) -> None:
 def finish_task(cat: Catalog, task_id: int, run_id: str, *, status: str,
                 inputs: dict[str, ArtifactRef], outputs: dict[str, ArtifactRef],
                 metrics: list[tuple[str, float, int | None]], cache_key: str | None,
-                cached_from: int | None = None, error: str | None = None) -> None:
-    """Record a finished task whole: status, lineage events and metrics in one transaction."""
+                cached_from: int | None = None, error: str | None = None,
+                visuals: list[dict[str, Any]] | None = None) -> None:
+    """Record a finished task whole: status, lineage events, metrics and visuals in one
+    transaction."""
     with cat.write() as s:
         s.execute(update(Task).where(Task.id == task_id).values(
             status=status, finished_at=now(), error=error, cache_key=cache_key,
@@ -202,6 +206,9 @@ def finish_task(cat: Catalog, task_id: int, run_id: str, *, status: str,
         for name, value, step in metrics:
             s.add(Metric(run_id=run_id, task_id=task_id, name=name, value=float(value),
                          step=step, created_at=ts))
+        for v in visuals or ():
+            s.add(Visual(run_id=run_id, task_id=task_id, name=v["name"], kind=v["kind"],
+                         data=orjson.dumps(v["data"]).decode(), created_at=ts))
 
 
 def _artifact_id(s: Session, ref: ArtifactRef) -> int:
@@ -247,6 +254,23 @@ def task_metrics(cat: Catalog, task_id: int) -> list[tuple[str, float, int | Non
         rows = s.execute(select(Metric.name, Metric.value, Metric.step)
                          .where(Metric.task_id == task_id).order_by(Metric.id)).all()
     return [(n, v, st) for n, v, st in rows]
+
+
+def task_visuals(cat: Catalog, task_id: int) -> list[dict[str, Any]]:
+    """A task's visuals as logged, {name, kind, data} (reused by cache hits)."""
+    with cat.read() as s:
+        rows = s.execute(select(Visual.name, Visual.kind, Visual.data)
+                         .where(Visual.task_id == task_id).order_by(Visual.id)).all()
+    return [{"name": n, "kind": k, "data": orjson.loads(d)} for n, k, d in rows]
+
+
+def run_visuals(cat: Catalog, run_id: str) -> list[dict[str, Any]]:
+    """Every visual of a run with the step that logged it, in the order logged."""
+    with cat.read() as s:
+        rows = s.execute(select(Visual.name, Visual.kind, Visual.data, Task.step)
+                         .outerjoin(Task, Visual.task_id == Task.id)
+                         .where(Visual.run_id == run_id).order_by(Visual.id)).all()
+    return [{"name": n, "kind": k, "step": st, "data": orjson.loads(d)} for n, k, d, st in rows]
 
 
 def _events(s: Session, task_id: int, kind: str) -> dict[str, ArtifactRef]:
@@ -328,8 +352,6 @@ def _latest_metrics(s: Session, run_ids: list[str]) -> dict[str, dict[str, float
 
 
 def _params(s: Session, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-    import orjson
-
     return _per_run(s, _PARAMS, run_ids, orjson.loads)
 
 
@@ -401,7 +423,7 @@ def delete_run(cat: Catalog, ref: str) -> str:
         # Every metric row carries its run_id, so the run_id delete covers step metrics too.
         for table, col in ((Event, Event.task_id), (TaskVolume, TaskVolume.task_id)):
             s.execute(table.__table__.delete().where(col.in_(task_ids)))
-        for table in (Metric, RunParam, RunLabel, Task):
+        for table in (Metric, Visual, RunParam, RunLabel, Task):
             s.execute(table.__table__.delete().where(table.run_id == run_id))
         s.delete(run)
     return run_id

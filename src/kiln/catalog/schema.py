@@ -160,6 +160,43 @@ class Metric(Base):
     __table_args__ = (Index("ix_metrics_run", "run_id", "name"),)
 
 
+class Visual(Base):
+    """A confusion matrix, ROC curve, table or HTML/Markdown report a step logged with
+    kiln.log_* (the JSON shapes are in kiln.sdk.visuals)."""
+
+    __tablename__ = "visuals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[str] = mapped_column(Text)  # JSON text, written and read with orjson
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (Index("ix_visuals_run", "run_id"),)
+
+
+class Schedule(Base):
+    """A recurring run: a pipeline (a fixed version, or its latest) started every interval or
+    on a cron schedule, at most `max_concurrency` at once. Its runs carry the label
+    schedule=NAME."""
+
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    pipeline: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int | None] = mapped_column(Integer)  # None: the latest at each start
+    params: Mapped[object] = mapped_column(JSON)
+    experiment: Mapped[str | None] = mapped_column(String(200))
+    every: Mapped[int | None] = mapped_column(Integer)  # seconds
+    cron: Mapped[str | None] = mapped_column(String(100))
+    max_concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    paused: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_run_id: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
 class Service(Base):
     """A long-running process kilnflow manages (a model server), found again by name."""
 

@@ -33,8 +33,20 @@ def _root(
 
 
 def _register() -> None:
-    from kiln.cli import (automl, pipelines, registry, runs, serve, server, snapshots, store,
-                          tune, volumes)
+    from kiln.cli import (
+        automl,
+        notebooks,
+        pipelines,
+        registry,
+        runs,
+        schedules,
+        serve,
+        server,
+        snapshots,
+        store,
+        tune,
+        volumes,
+    )
 
     pipelines.register(app)
     registry.register(app)
@@ -46,6 +58,8 @@ def _register() -> None:
     snapshots.register(app)
     store.register(app)
     server.register(app)
+    schedules.register(app)
+    notebooks.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,10 +12,11 @@ def register(app: typer.Typer) -> None:
 def server(host: str = typer.Option("127.0.0.1", "--host",
                                     help="Address to bind (loopback unless told otherwise)."),
            port: int = typer.Option(8765, "--port", min=0, max=65535),
-           scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler",
-                                          help="Also take scheduled volume snapshots.")) -> None:
+           scheduler: bool = typer.Option(
+               True, "--scheduler/--no-scheduler",
+               help="Also take scheduled snapshots and start recurring runs.")) -> None:
     """Serve the dashboard at / and the REST API under /api/v1 (OpenAPI at /openapi.json);
-    runs the snapshot scheduler too, so `kiln scheduler` is not needed beside it."""
+    runs the scheduler too (snapshots, recurring runs), so `kiln scheduler` is not needed."""
     import uvicorn
 
     from kiln.server.app import create_app

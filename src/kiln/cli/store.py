@@ -79,10 +79,10 @@ def rebuild_index(as_json: bool = typer.Option(False, "--json")) -> None:
 
 def scheduler(poll: float = typer.Option(5.0, "--poll", min=0.1,
                                          help="Seconds between looks at the schedules.")) -> None:
-    """Run scheduled volume snapshots until stopped (Ctrl-C)."""
+    """Take scheduled volume snapshots and start recurring runs until stopped (Ctrl-C)."""
     from datetime import datetime
 
-    from kiln.volumes.schedules import run_scheduler
+    from kiln.scheduler import run_scheduler
 
     def log(msg: str) -> None:
         typer.echo(f"{datetime.now():%H:%M:%S} {msg}")

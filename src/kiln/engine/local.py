@@ -26,7 +26,7 @@ from kiln.engine.warm import imported_libraries
 from kiln.errors import KilnError
 from kiln.marshal.registry import ArtifactRef
 from kiln.runtime import Runtime
-from kiln.sdk.context import read_metrics_file
+from kiln.sdk.context import read_metrics_file, read_visuals_file
 from kiln.spec.model import PipelineSpec, StepSpec
 from kiln.spec.params import resolve
 from kiln.spec.validate import downstream, order_steps
@@ -223,6 +223,7 @@ class _Scheduler:
         records.finish_task(self.e.catalog, self.task_ids[step.name], self.run_id,
                             status="cached", inputs=inputs, outputs=outs,
                             metrics=records.task_metrics(self.e.catalog, source_task),
+                            visuals=records.task_visuals(self.e.catalog, source_task),
                             cache_key=key, cached_from=source_task)
         self.e.observer.state(step.name, "cached")
 
@@ -291,7 +292,7 @@ class _Scheduler:
         task["env"] = {**task["env"], **shared, "RANK": "0", "LOCAL_RANK": "0"}
         peers = []
         for rank in range(1, world):
-            for suffix in ("log.txt", "result.json", "metrics.jsonl"):
+            for suffix in ("log.txt", "result.json", "metrics.jsonl", "visuals.jsonl"):
                 (tdir / f"rank{rank}.{suffix}").unlink(missing_ok=True)
             peers.append({**task, "rank": rank,
                           "env": {**task["env"], "RANK": str(rank), "LOCAL_RANK": str(rank)},
@@ -336,6 +337,7 @@ class _Scheduler:
         if result_path.exists() and not timed_out:
             result = json.loads(result_path.read_text())
         metrics = read_metrics_file(Path(r.task["metrics_path"]))
+        visuals = read_visuals_file(Path(r.task["metrics_path"]))
         peer_error = self._peer_error(r)
         if peer_error and (not result or result.get("status") == "succeeded"):
             # rank 0 finished, or was stopped because another rank failed: report that rank
@@ -356,7 +358,7 @@ class _Scheduler:
             self.state[r.step.name] = "succeeded"
             records.finish_task(self.e.catalog, self.task_ids[r.step.name], self.run_id,
                                 status="succeeded", inputs=r.inputs, outputs=outs,
-                                metrics=metrics, cache_key=r.key)
+                                metrics=metrics, visuals=visuals, cache_key=r.key)
             self.e.observer.state(r.step.name, "succeeded",
                                   f"{time.monotonic() - r.started:.2f}s")
             return
@@ -374,7 +376,7 @@ class _Scheduler:
         self.errors.append(f"step '{r.step.name}' failed: {error}")
         records.finish_task(self.e.catalog, self.task_ids[r.step.name], self.run_id,
                             status="failed", inputs=r.inputs, outputs={}, metrics=metrics,
-                            cache_key=None, error=error)
+                            visuals=visuals, cache_key=None, error=error)
         self.e.observer.state(r.step.name, "failed", error)
         for d in downstream(self.spec, r.step.name):
             if self.state[d] == "queued":

@@ -7,6 +7,9 @@ import math
 import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 
 @dataclass
@@ -15,6 +18,14 @@ class StepContext:
     step: str
     metrics_path: Path | None = None
     metrics: list[tuple[str, float, int | None]] = field(default_factory=list)
+    visuals: list[dict[str, Any]] = field(default_factory=list)
+
+    def log_visual(self, visual: dict[str, Any]) -> None:
+        """A confusion matrix, ROC curve, table or report (kiln.sdk.visuals checked it)."""
+        self.visuals.append(visual)
+        if self.metrics_path is not None:
+            with open(visuals_path(self.metrics_path), "ab") as f:
+                f.write(orjson.dumps(visual) + b"\n")
 
     def log(self, name: str, value: float, step: int | None) -> None:
         self.metrics.append((name, value, step))
@@ -67,6 +78,24 @@ def report(value: float, step: int) -> None:
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValueError(f"report step must be a whole number >= 0, got {step!r}")
     log_metric(REPORT_METRIC, value, step)
+
+
+def visuals_path(metrics_path: Path) -> Path:
+    """Where a step's visuals go: beside its metrics file (metrics.jsonl -> visuals.jsonl)."""
+    return metrics_path.with_name(metrics_path.name.replace("metrics.jsonl", "visuals.jsonl"))
+
+
+def read_visuals_file(metrics_path: Path) -> list[dict[str, Any]]:
+    path = visuals_path(metrics_path)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_bytes().splitlines():
+        try:
+            out.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue  # a line cut short by a crash
+    return out
 
 
 def read_metrics_file(path: Path) -> list[tuple[str, float, int | None]]:

@@ -26,15 +26,15 @@ def error_body(message: str, *, where: str | None = None, hint: str | None = Non
 
 
 def create_app(rt: Runtime | None = None, *, scheduler: bool = False) -> FastAPI:
-    """`scheduler`: also take scheduled volume snapshots, in a thread beside the API."""
-    from kiln.server import pipelines, runs, volumes
+    """`scheduler`: also take scheduled snapshots and start recurring runs, in a thread."""
+    from kiln.server import notebooks, pipelines, runs, schedules, volumes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
         thread = None
         if scheduler:
-            from kiln.volumes.schedules import run_scheduler
+            from kiln.scheduler import run_scheduler
 
             thread = threading.Thread(target=run_scheduler, name="kiln-scheduler", daemon=True,
                                       kwargs={"rt": app.state.rt, "stop": stop.is_set,
@@ -69,6 +69,8 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False) -> FastAPI
     app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(runs.router, prefix="/api/v1")
     app.include_router(volumes.router, prefix="/api/v1")
+    app.include_router(schedules.router, prefix="/api/v1")
+    app.include_router(notebooks.router, prefix="/api/v1")
     _dashboard(app)
     return app
 

@@ -83,6 +83,14 @@ def metrics(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     return {"metrics": out}
 
 
+@router.get("/runs/{run_id}/visuals", response_class=FastJSON)
+def visuals(run_id: str, rt: Runtime = Depends(runtime)) -> FastJSON:
+    """Confusion matrices, ROC curves, tables and reports the run's steps logged:
+    [{name, kind, step, data}] (data's shape per kind is in kiln.sdk.visuals)."""
+    rid = records.resolve_run_id(rt.catalog, run_id)
+    return FastJSON({"visuals": records.run_visuals(rt.catalog, rid)})
+
+
 @router.get("/runs/{run_id}/steps/{step}/outputs/{name}")
 def download_output(run_id: str, step: str, name: str,
                     rt: Runtime = Depends(runtime)) -> FileResponse:

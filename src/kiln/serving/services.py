@@ -32,6 +32,7 @@ from kiln.serving.config import ModelConfig, ServeConfig, base_url
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS-1035 label, as KServe wants
 START_TIMEOUT = 120.0
+KIND = "model-server"
 
 
 def check_name(name: str, what: str = "service name") -> str:
@@ -92,14 +93,15 @@ def _info(row: Service) -> ServiceInfo:
 
 def list_services() -> list[ServiceInfo]:
     with _runtime().catalog.read() as s:
-        return [_info(r) for r in s.scalars(select(Service).order_by(Service.created_at))]
+        return [_info(r) for r in s.scalars(select(Service).where(Service.kind == KIND)
+                                            .order_by(Service.created_at))]
 
 
 def get(name: str) -> ServiceInfo:
     with _runtime().catalog.read() as s:
         row = s.get(Service, name)
-        if row is None:
-            names = list(s.scalars(select(Service.name)))
+        if row is None or row.kind != KIND:  # notebook servers share the table
+            names = list(s.scalars(select(Service.name).where(Service.kind == KIND)))
             raise NotFoundError(f"no service named '{name}'", hint=did_you_mean(
                 name, names, "list services with `kiln serve ls`"))
         return _info(row)
@@ -142,6 +144,9 @@ def start(config: ServeConfig, name: str, *, timeout: float = START_TIMEOUT) -> 
     config.service = name
     with rt.catalog.write() as s:
         row = s.get(Service, name)
+        if row is not None and row.kind != KIND:
+            raise UserError(f"'{name}' is the name of a notebook server", where="name",
+                            hint="pick another --name")
         if row is not None:
             if _info(row).status in ("running", "starting"):
                 raise UserError(f"service '{name}' is already running at "
@@ -149,7 +154,7 @@ def start(config: ServeConfig, name: str, *, timeout: float = START_TIMEOUT) -> 
                                 hint=f"stop it with `kiln serve stop {name}` or pick --name")
             s.delete(row)
             s.flush()
-        s.add(Service(name=name, kind="model-server", status="starting",
+        s.add(Service(name=name, kind=KIND, status="starting",
                       config_json=config.to_json(), host=config.host, port=None, pid=None,
                       log_path=str(log), created_at=now(), updated_at=now()))
     env = dict(os.environ, KILN_HOME=str(rt.home.root), PYTHONUNBUFFERED="1")
@@ -162,7 +167,7 @@ def start(config: ServeConfig, name: str, *, timeout: float = START_TIMEOUT) -> 
         if proc.poll() is not None:
             _set(name, status="failed", pid=proc.pid)
             raise UserError(f"service '{name}' exited at start (code {proc.returncode})",
-                            hint=f"its log: {log}\n{_tail(log)}")
+                            hint=f"its log: {log}\n{log_tail(log)}")
         info = get(name)
         if info.port and http_get(info.url + "/v2/health/live")[0] == 200:
             return info
@@ -171,7 +176,7 @@ def start(config: ServeConfig, name: str, *, timeout: float = START_TIMEOUT) -> 
                     hint=f"see its log: {log}")
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+def log_tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:

@@ -93,9 +93,16 @@ def convert(spec: PipelineSpec, overrides: dict[str, Any]) -> dict[str, Any]:
         raise ParameterError(
             f"unknown parameter{'s' if len(unknown) > 1 else ''} "
             f"{', '.join(repr(u) for u in unknown)} for pipeline '{spec.name}'",
-            hint=f"the pipeline's parameters are: {names}",
+            hint=f"the pipeline's parameters are: {names}", where="params",
         )
-    return {k: coerce(k, known[k].type, v) for k, v in overrides.items()}
+    out = {}
+    for k, v in overrides.items():
+        try:
+            out[k] = coerce(k, known[k].type, v)
+        except ParameterError as e:
+            e.where = e.where or f"params.{k}"  # the field at fault, for REST's error body
+            raise
+    return out
 
 
 def parse_assignments(items: list[str], *, what: str = "parameter",

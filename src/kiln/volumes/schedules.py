@@ -1,4 +1,4 @@
-"""Scheduled snapshots, taken by `kiln scheduler` (a long-running process).
+"""Scheduled snapshots, taken by `kiln scheduler` (a long-running process, kiln.scheduler).
 
 A volume is due when its interval or cron time has passed since its last scheduled snapshot.
 After downtime a due volume gets one snapshot, not one per missed slot (no catch-up storm),
@@ -7,36 +7,17 @@ and a volume whose snapshot is still running is skipped, never snapshotted twice
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from kiln.catalog import volumes as records
 from kiln.catalog.volumes import VolumeInfo
 from kiln.errors import KilnError, UserError
 from kiln.runtime import Runtime
+from kiln.scheduler import check_cron, next_time, parse_interval
 
 SCHEDULED_TAG = "scheduled"
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_interval(text: str) -> int:
-    m = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text or "")
-    if not m or int(m.group(1)) == 0:
-        raise UserError(f"'{text}' is not an interval", where="--every",
-                        hint="write a whole number and a unit: 90s, 30m, 1h, 1d")
-    return int(m.group(1)) * _UNITS[m.group(2)]
-
-
-def check_cron(expr: str) -> str:
-    from croniter import croniter
-
-    if not croniter.is_valid(expr):
-        raise UserError(f"'{expr}' is not a cron expression", where="--cron",
-                        hint='five fields: minute hour day month weekday, e.g. "0 * * * *"')
-    return expr
 
 
 def set_schedule(volume: str, *, every: str | None = None, cron: str | None = None,
@@ -53,12 +34,8 @@ def set_schedule(volume: str, *, every: str | None = None, cron: str | None = No
 
 def next_due(vol: VolumeInfo, last: datetime | None) -> datetime:
     """When the volume's next scheduled snapshot is due (UTC, naive like the catalog)."""
-    start = last or vol.created_at
-    if "every" in vol.schedule:
-        return start + timedelta(seconds=int(vol.schedule["every"]))
-    from croniter import croniter
-
-    return croniter(vol.schedule["cron"], start).get_next(datetime)  # type: ignore[no-any-return]
+    return next_time(last or vol.created_at, every=vol.schedule.get("every"),
+                     cron=vol.schedule.get("cron"))
 
 
 def _last_scheduled(rt: Runtime, volume: str) -> datetime | None:
@@ -93,13 +70,3 @@ def tick(rt: Runtime, log: Callable[[str], None] = print) -> list[str]:
         except KilnError as e:
             log(f"{vol.name}: snapshot failed: {e}")
     return done
-
-
-def run_scheduler(rt: Runtime | None = None, *, poll: float = 5.0,
-                  log: Callable[[str], None] = print, stop: Callable[[], bool] = lambda: False) -> None:
-    rt = rt or Runtime.open()
-    while not stop():
-        tick(rt, log)
-        deadline = time.monotonic() + poll
-        while not stop() and time.monotonic() < deadline:
-            time.sleep(min(0.2, poll))

@@ -8,6 +8,8 @@ import { comparePage } from "./pages/compare.js";
 import { pipelinesPage, pipelinePage } from "./pages/pipelines.js";
 import { experimentsPage } from "./pages/experiments.js";
 import { volumesPage, volumePage } from "./pages/volumes.js";
+import { schedulesPage } from "./pages/schedules.js";
+import { notebooksPage } from "./pages/notebooks.js";
 
 const ROUTES = [
   [/^\/$/, home],
@@ -19,6 +21,8 @@ const ROUTES = [
   [/^\/experiments$/, experimentsPage],
   [/^\/volumes$/, volumesPage],
   [/^\/volumes\/([^/]+)$/, volumePage],
+  [/^\/schedules$/, schedulesPage],
+  [/^\/notebooks$/, notebooksPage],
 ];
 
 let stop = null;

@@ -1,9 +1,10 @@
 // One run: live DAG, a step's logs (followed while it runs), inputs and outputs with previews,
-// parameters, metrics and their charts, and the actions (cancel, retry, clone, archive, delete).
+// parameters, metrics and their charts, logged visuals, and the actions (cancel, retry, clone, archive, delete).
 import { api, apiUrl } from "../api.js";
 import { badge, bytes, flash, h, mount, link, num, seconds, table, when } from "../dom.js";
 import { drawDag } from "../dag.js";
 import { lineChart, seriesOf } from "../chart.js";
+import { visual } from "../visuals.js";
 
 export async function runPage(main, query, runId) {
   let selected = query.step || null;
@@ -82,7 +83,7 @@ export async function runPage(main, query, runId) {
   }
 
   async function showDetails(run) {
-    const m = await api(`/runs/${run.id}/metrics`);
+    const [m, v] = await Promise.all([api(`/runs/${run.id}/metrics`), api(`/runs/${run.id}/visuals`)]);
     const charts = Object.entries(seriesOf(m.metrics)).map(([name, pts]) =>
       lineChart([{ label: name, points: pts }], { title: name }));
     mount(details,
@@ -94,7 +95,8 @@ export async function runPage(main, query, runId) {
         h("div", { class: "card" }, h("h2", {}, "Labels"),
           Object.keys(run.labels).length ? Object.entries(run.labels).map(([k, v]) => h("span", { class: "tag" }, `${k}=${v}`))
             : h("span", { class: "muted" }, "none"))),
-      charts.length ? h("div", { class: "card" }, h("h2", {}, "Metric series"), h("div", { class: "grid" }, charts)) : null);
+      charts.length ? h("div", { class: "card" }, h("h2", {}, "Metric series"), h("div", { class: "grid" }, charts)) : null,
+      v.visuals.length ? h("div", { class: "grid visuals" }, v.visuals.map(visual)) : null);
   }
 
   function actions(run) {

@@ -1,0 +1,70 @@
+"""`kiln notebook start|ls|stop`: JupyterLab servers working in a volume."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from kiln.cli import runtime
+
+notebook_app = typer.Typer(help="JupyterLab servers in volumes.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(notebook_app, name="notebook")
+
+
+@notebook_app.command("start")
+def start(volume: str = typer.Option(None, "--volume",
+                                     help="Work in this volume's folder (default: a new one)."),
+          name: str = typer.Option(None, "--name", help="Default: the volume's name."),
+          port: int = typer.Option(None, "--port", help="Default: a free port.")) -> None:
+    """Start JupyterLab on 127.0.0.1 and print the address to open."""
+    from kiln.notebook import servers
+
+    with _status("starting JupyterLab"):
+        nb = servers.start(name=name, volume=volume, port=port, rt=runtime())
+    typer.echo(f"notebook server {nb.name} in {nb.root}\nopen {nb.open_url}\n"
+               f"stop it with `kiln notebook stop {nb.name}`")
+
+
+def _status(text: str):  # noqa: ANN202 - a Rich status on a terminal, nothing otherwise
+    import contextlib
+
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(text)
+
+
+@notebook_app.command("ls")
+def ls(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Notebook servers with their state and address."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kiln.notebook import servers
+
+    items = servers.list_servers(rt=runtime())
+    if as_json:
+        sys.stdout.write(json.dumps([n.to_dict() for n in items], indent=2) + "\n")
+        return
+    table = Table(show_edge=False)
+    for col in ("name", "status", "volume", "open"):
+        table.add_column(col)
+    for n in items:
+        table.add_row(n.name, n.status, n.volume or "", n.open_url if n.status == "running"
+                      else "")
+    Console().print(table if items else "no notebook servers: `kiln notebook start --volume V`")
+
+
+@notebook_app.command("stop")
+def stop(name: str = typer.Argument(...)) -> None:
+    """Stop a server and its kernels; the files stay in the volume."""
+    from kiln.notebook import servers
+
+    nb = servers.stop(name, rt=runtime())
+    typer.echo(f"notebook server {nb.name} {nb.status}")
