@@ -87,3 +87,19 @@ def test_bad_names_and_unknown_volumes_get_clear_errors(rt):
     assert "training-data" in (e.value.hint or "")
     r = run_cli("volume", "files", "nope")
     assert r.returncode == 3 and "no volume 'nope'" in r.stderr
+
+
+def test_moves_that_cannot_be_done_are_refused(rt):
+    from kiln.volumes import volumes
+
+    volumes.create("mv")
+    volumes.put_bytes("mv", "a/b/f.txt", b"x")
+    volumes.put_bytes("mv", "g.txt", b"y")
+    with pytest.raises(UserError, match="top folder"):
+        volumes.mv("mv", "", "")  # found by schemathesis: was an OSError (a 500 over REST)
+    with pytest.raises(UserError, match="into itself"):
+        volumes.mv("mv", "a", "a/b")
+    with pytest.raises(UserError, match="already exists"):
+        volumes.mv("mv", "g.txt", "a/b/f.txt")
+    assert volumes.mv("mv", "a/b", "") == "b"  # into the top folder keeps the name
+    assert sorted(f.path for f in volumes.files("mv", "")) == ["a", "b", "g.txt"]

@@ -179,13 +179,19 @@ def rm(name: str, path: str, *, recursive: bool = False, rt: Runtime | None = No
 def mv(name: str, src: str, dst: str, *, rt: Runtime | None = None) -> str:
     top = root(name, rt=rt)
     a = inside(top, src, follow_last=False)
+    if a == top.resolve() or a == top:
+        raise UserError("refusing to move the volume's top folder", where="src",
+                        hint="name a file or folder inside the volume")
     if not a.exists() and not a.is_symlink():
-        raise NotFoundError(f"'{src}' does not exist in volume '{name}'")
+        raise NotFoundError(f"'{src}' does not exist in volume '{name}'", where="src")
     b = inside(top, dst, follow_last=False)
-    if b.is_dir():
+    if b.is_dir() and not b.is_symlink():
         b = b / a.name
-    if b.exists():
-        raise UserError(f"'{dst}' already exists in volume '{name}'",
+    if b == a or a in b.parents:
+        raise UserError(f"cannot move '{src}' into itself", where="dst",
+                        hint="choose a destination outside it")
+    if b.exists() or b.is_symlink():
+        raise UserError(f"'{dst}' already exists in volume '{name}'", where="dst",
                         hint="remove it first or choose another name")
     b.parent.mkdir(parents=True, exist_ok=True)
     a.rename(b)
