@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,13 +21,30 @@ import pytest
 OUTPUT_DIR = Path(__file__).parent.parent / "test-output"
 
 
+# KILN_TEST_DATABASE=postgresql runs the tests with their catalogs in PostgreSQL (Debian's
+# package, started by the `postgres` fixture) instead of SQLite files;
+# tests/catalog/test_postgresql_suite.py does that for the catalog-heavy suites.
+ON_POSTGRES = os.environ.get("KILN_TEST_DATABASE") == "postgresql"
+
+
 @pytest.fixture(autouse=True)
-def kiln_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def kiln_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+              request: pytest.FixtureRequest) -> Iterator[Path]:
     """Every test gets its own KILN_HOME: its own catalog and store."""
     home = tmp_path / "kiln-home"
     monkeypatch.setenv("KILN_HOME", str(home))
     monkeypatch.delenv("KILN_DATABASE_URL", raising=False)
-    return home
+    if not ON_POSTGRES:
+        yield home
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = server.create_database()
+    monkeypatch.setenv("KILN_DATABASE_URL", server.url(name))
+    yield home
+    from kiln.runtime import close_all
+
+    close_all()  # this test's pooled connections go before its database does
+    server.drop_database(name)
 
 
 def make_notebook(path: Path, cells: list[tuple[list[str] | None, str]],
@@ -107,7 +125,94 @@ def kale_notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-# --- shared by several suites: venvs for clients whose pins clash with ours, S3 on loopback
+# --- shared by several suites: Debian packages, PostgreSQL, venvs for clients whose pins
+# clash with ours, S3 on loopback
+
+
+def debian_package(package: str, find: Callable[[], str | None]) -> str:
+    """What `find` finds, after installing Debian's `package` with apt when it is missing and
+    we are root (as in CI); elsewhere the test is skipped with the command to run."""
+    found = find()
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip(f"needs Debian's {package}: sudo apt-get install -y {package}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env,
+                   capture_output=True)
+    found = find()
+    assert found, f"apt-get installed {package} but it cannot be found"
+    return found
+
+
+def _postgres_bin() -> str | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return str(found[-1].parent) if found else None
+
+
+class PostgresServer:
+    """Debian's PostgreSQL on a loopback port with a throwaway cluster (trust auth, fsync off).
+    Test databases are copies of a template the catalog's migrations already ran on."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.bin = Path(debian_package("postgresql", _postgres_bin))
+        pytest.importorskip("psycopg")
+        # initdb refuses to run as root; as root the cluster belongs to the postgres user.
+        self.dir = Path(tempfile.mkdtemp(prefix="kiln-pg-"))
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+            self.as_user = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
+        self.port = free_port()
+        self._pg("initdb", "-D", f"{self.dir}/data", "-U", "kiln", "--auth=trust", "-E", "UTF8")
+        self._pg("pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/log", "-w", "-o",
+                 f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                 "-c synchronous_commit=off -c full_page_writes=off -c max_connections=400",
+                 "start")
+        self.count = 0
+        self._admin(["CREATE DATABASE kiln_template"])
+        from kiln.catalog.db import Catalog
+
+        Catalog(self.url("kiln_template")).close()  # migrated once; copies start migrated
+
+    def _pg(self, tool: str, *args: str) -> None:
+        r = subprocess.run([*self.as_user, str(self.bin / tool), *args], capture_output=True,
+                           text=True, cwd=self.dir)
+        assert r.returncode == 0, f"{tool} failed: {r.stdout}{r.stderr}"
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://kiln@127.0.0.1:{self.port}/{database}"
+
+    def _admin(self, statements: list[str]) -> None:
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=kiln dbname=postgres",
+                             autocommit=True) as conn:
+            for sql in statements:
+                conn.execute(sql)  # type: ignore[arg-type]
+
+    def create_database(self) -> str:
+        self.count += 1
+        name = f"kiln_test_{os.getpid()}_{self.count}"
+        self._admin([f"CREATE DATABASE {name} TEMPLATE kiln_template"])
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self._admin([f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
+
+    def stop(self) -> None:
+        self._pg("pg_ctl", "-D", f"{self.dir}/data", "-m", "immediate", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    yield server
+    server.stop()
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,30 @@ class Runtime:
         return _open_cached(home.root.as_posix(), home.catalog_url, home.store_location)
 
 
-@functools.lru_cache(maxsize=8)
+_OPEN: dict[tuple[str, str, str], Runtime] = {}
+_MAX_OPEN = 8
+
+
 def _open_cached(root: str, url: str, store: str) -> Runtime:
-    home = Home(Path(root))
-    return Runtime(home, Catalog(url, lock_dir=home.root), Store(store, home.cache_dir))
+    key = (root, url, store)
+    rt = _OPEN.get(key)
+    if rt is None:
+        home = Home(Path(root))
+        rt = Runtime(home, Catalog(url, lock_dir=home.root), Store(store, home.cache_dir))
+        while len(_OPEN) >= _MAX_OPEN:  # the oldest goes, its connections closed with it
+            _OPEN.pop(next(iter(_OPEN))).catalog.close()
+        _OPEN[key] = rt
+    return rt
+
+
+def close_all() -> None:
+    """Close every opened runtime's database connections and forget them."""
+    while _OPEN:
+        _OPEN.popitem()[1].catalog.close()
+
+
+def forget_after_fork() -> None:
+    """In a forked child: drop the parent's pooled connections without closing them (closing
+    a PostgreSQL connection would end it for the parent too); the child opens its own."""
+    while _OPEN:
+        _OPEN.popitem()[1].catalog.forget_connections()

@@ -4,32 +4,20 @@ headless chromium. The fixture installs chromium with apt when it is missing and
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import kiln_server
+from tests.conftest import debian_package, kiln_server
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("needs Debian's chromium: sudo apt-get install -y chromium")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env,
-                   capture_output=True)
-    found = shutil.which("chromium")
-    assert found, "apt-get installed chromium but it is not on PATH"
-    return found
+    return debian_package("chromium", lambda: shutil.which("chromium") or
+                          shutil.which("chromium-browser"))
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+_WRITE_LOCK = 0x6B696C6E  # "kiln": the advisory lock PostgreSQL writers take (see write())
+
+
 class Catalog:
     """The record store. Use `with catalog.write() as s:` / `with catalog.read() as s:`."""
 
@@ -69,6 +72,11 @@ class Catalog:
     @contextmanager
     def write(self) -> Iterator[Session]:
         with self._writer.begin() as s:
+            if not self.is_sqlite:
+                # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: the catalog's
+                # read-then-insert steps (an experiment by name, an artifact by digest, the
+                # next version number) are then safe on PostgreSQL too. Writes are short.
+                s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
             yield s
 
     @contextmanager
@@ -96,7 +104,16 @@ class Catalog:
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
-        """Several processes may open a new catalog at once; one migrates, the rest wait."""
+        """Several processes may open a new catalog at once; one migrates, the rest wait.
+        On PostgreSQL they may be on several machines: the lock is an advisory lock there."""
+        if not self.is_sqlite:
+            with self._write_engine.connect() as c:
+                c.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _WRITE_LOCK + 1})
+                try:
+                    yield
+                finally:
+                    c.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _WRITE_LOCK + 1})
+            return
         if self._lock_path is None:
             yield
             return
@@ -127,3 +144,8 @@ class Catalog:
     def close(self) -> None:
         self._write_engine.dispose()
         self._read_engine.dispose()
+
+    def forget_connections(self) -> None:
+        """After fork: new connections from here on, the parent's left alone."""
+        self._write_engine.dispose(close=False)
+        self._read_engine.dispose(close=False)

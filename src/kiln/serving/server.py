@@ -152,7 +152,7 @@ def _forget_parent_state() -> None:
     """A forked worker must not reuse the parent's database connections."""
     from kiln import runtime
 
-    runtime._open_cached.cache_clear()
+    runtime.forget_after_fork()
 
 
 def main(argv: list[str] | None = None) -> None:
