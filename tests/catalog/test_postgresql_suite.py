@@ -15,8 +15,8 @@ from tests.conftest import ON_POSTGRES, PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 # What writes and queries the catalog most: records, search, lineage, migrations, the REST API
-# with eight runs writing at once, schedules and visuals. (The whole suite also passes there:
-# KILN_TEST_DATABASE=postgresql python -m pytest; it takes as long again as the default run.)
+# with eight runs writing at once, schedules and visuals. Any other suite runs there the same
+# way: KILN_TEST_DATABASE=postgresql python -m pytest tests/...
 SUITES = ["tests/catalog", "tests/server/test_api.py", "tests/server/test_pipelines_api.py",
           "tests/engine/test_recurring.py", "tests/sdk/test_visuals.py"]
 
