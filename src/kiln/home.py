@@ -1,23 +1,66 @@
-"""Where kilnflow keeps its state: one folder, `KILN_HOME` (default `~/.kiln`)."""
+"""Where kilnflow keeps its state: one folder, `KILN_HOME` (default `~/.kiln`).
+
+Namespaces keep users' or teams' runs, volumes, pipelines and models apart (Kubeflow's
+profiles): the default namespace is KILN_HOME itself; namespace NS (`KILN_NAMESPACE`, or
+`kiln --namespace`) is KILN_HOME/namespaces/NS with its own catalog and store. On PostgreSQL
+its catalog is the schema kiln_NS; on S3 its store is the prefix .../namespaces/NS.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from kiln.errors import UserError
+
+DEFAULT_NAMESPACE = "default"
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a Kubernetes namespace
+
+
+def check_namespace(name: str) -> str:
+    if not isinstance(name, str) or not _NAMESPACE.match(name):
+        raise UserError(f"'{name}' is not a namespace name", where="namespace",
+                        hint="1-63 lowercase letters, digits and '-', starting and ending "
+                             "with a letter or digit (as a Kubernetes namespace)")
+    return name
 
 
 @dataclass(frozen=True)
 class Home:
-    """The layout of a KILN_HOME folder."""
+    """The layout of a KILN_HOME folder, for one namespace."""
 
     root: Path
+    namespace: str = DEFAULT_NAMESPACE
+    base: Path | None = None  # KILN_HOME itself (None: the same as root)
 
     @classmethod
     def default(cls) -> Home:
         env = os.environ.get("KILN_HOME")
         root = Path(env).expanduser() if env else Path.home() / ".kiln"
-        return cls(root.resolve())
+        return cls.at(root.resolve(), os.environ.get("KILN_NAMESPACE") or DEFAULT_NAMESPACE)
+
+    @classmethod
+    def at(cls, base: Path, namespace: str) -> Home:
+        check_namespace(namespace)
+        if namespace == DEFAULT_NAMESPACE:
+            return cls(base, namespace, base)
+        return cls(base / "namespaces" / namespace, namespace, base)
+
+    def for_namespace(self, namespace: str) -> Home:
+        return Home.at(self.base or self.root, namespace)
+
+    def namespaces(self) -> list[str]:
+        """The default namespace and every one that has been used."""
+        folder = (self.base or self.root) / "namespaces"
+        found = sorted(p.name for p in folder.iterdir() if p.is_dir() and
+                       _NAMESPACE.match(p.name)) if folder.is_dir() else []
+        return [DEFAULT_NAMESPACE, *[n for n in found if n != DEFAULT_NAMESPACE]]
+
+    def env(self) -> dict[str, str]:
+        """The environment that makes a child process open this same home and namespace."""
+        return {"KILN_HOME": str(self.base or self.root), "KILN_NAMESPACE": self.namespace}
 
     @property
     def catalog_url(self) -> str:
@@ -25,13 +68,26 @@ class Home:
         return env or f"sqlite:///{self.root / 'catalog.db'}"
 
     @property
+    def catalog_schema(self) -> str | None:
+        """On a shared database server, the schema that holds this namespace's catalog."""
+        if self.namespace == DEFAULT_NAMESPACE or not os.environ.get("KILN_DATABASE_URL"):
+            return None
+        return "kiln_" + self.namespace.replace("-", "_")
+
+    @property
     def store_dir(self) -> Path:
         return self.root / "store"
 
     @property
     def store_location(self) -> str:
-        """KILN_STORE (a folder or s3://bucket/prefix), else the store folder in KILN_HOME."""
-        return os.environ.get("KILN_STORE") or str(self.store_dir)
+        """KILN_STORE (a folder or s3://bucket/prefix; a namespace's under .../namespaces/NS),
+        else the store folder of the namespace's home."""
+        shared = os.environ.get("KILN_STORE")
+        if not shared:
+            return str(self.store_dir)
+        if self.namespace == DEFAULT_NAMESPACE:
+            return shared
+        return f"{shared.rstrip('/')}/namespaces/{self.namespace}"
 
     @property
     def cache_dir(self) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from kiln.catalog.db import Catalog
 from kiln.home import Home
@@ -19,19 +18,19 @@ class Runtime:
     @classmethod
     def open(cls, home: Home | None = None) -> Runtime:
         home = (home or Home.default()).ensure()
-        return _open_cached(home.root.as_posix(), home.catalog_url, home.store_location)
+        return _open_cached(home, home.catalog_url, home.store_location)
 
 
-_OPEN: dict[tuple[str, str, str], Runtime] = {}
+_OPEN: dict[tuple[Home, str, str], Runtime] = {}
 _MAX_OPEN = 8
 
 
-def _open_cached(root: str, url: str, store: str) -> Runtime:
-    key = (root, url, store)
+def _open_cached(home: Home, url: str, store: str) -> Runtime:
+    key = (home, url, store)
     rt = _OPEN.get(key)
     if rt is None:
-        home = Home(Path(root))
-        rt = Runtime(home, Catalog(url, lock_dir=home.root), Store(store, home.cache_dir))
+        rt = Runtime(home, Catalog(url, lock_dir=home.root, schema=home.catalog_schema),
+                     Store(store, home.cache_dir))
         while len(_OPEN) >= _MAX_OPEN:  # the oldest goes, its connections closed with it
             _OPEN.pop(next(iter(_OPEN))).catalog.close()
         _OPEN[key] = rt

@@ -44,12 +44,15 @@ def next_time(start: datetime, *, every: int | None = None, cron: str | None = N
 
 
 def tick(rt: Runtime, log: Callable[[str], None] = print) -> None:
-    """Everything due, once: volume snapshots, then recurring runs."""
+    """Everything due, once, in every namespace: volume snapshots, then recurring runs."""
     from kiln.engine import recurring
     from kiln.volumes import schedules
 
-    schedules.tick(rt, log)
-    recurring.tick(rt, log)
+    for ns in rt.home.namespaces():
+        here = rt if ns == rt.home.namespace else Runtime.open(rt.home.for_namespace(ns))
+        say = log if ns == "default" else (lambda m, ns=ns: log(f"[{ns}] {m}"))
+        schedules.tick(here, say)
+        recurring.tick(here, say)
 
 
 def run_scheduler(rt: Runtime | None = None, *, poll: float = 5.0,

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # with eight runs writing at once, schedules and visuals. Any other suite runs there the same
 # way: KILN_TEST_DATABASE=postgresql python -m pytest tests/...
 SUITES = ["tests/catalog", "tests/server/test_api.py", "tests/server/test_pipelines_api.py",
-          "tests/engine/test_recurring.py", "tests/sdk/test_visuals.py"]
+          "tests/server/test_namespaces.py", "tests/engine/test_recurring.py",
+          "tests/sdk/test_visuals.py"]
 
 
 def test_catalog_suites_pass_on_postgresql(postgres: PostgresServer):

@@ -237,3 +237,22 @@ def test_notebook_servers_page(page, server):
     shot(page, "notebooks")
     row.locator("button.danger", has_text="Stop").click()
     page.locator("#notebooks tr[data-name='lab'] .badge", has_text="stopped").wait_for()
+
+
+def test_namespace_picker_switches_what_the_pages_show(page, server, tmp_path):
+    team = {"namespace": "team-c"}
+    r = httpx.post(f"{server}/api/v1/pipelines", params=team,
+                   files={"file": ("sums.py", MODULE.encode())}, data={"entry": "sums"})
+    assert r.status_code == 201, r.text
+    run_id = httpx.post(f"{server}/api/v1/runs", params=team, json={"pipeline": "sums"},
+                        timeout=60).json()["id"]
+    page.goto("/#/runs")
+    page.locator("#namespace option[value='team-c']").wait_for(state="attached")
+    assert page.locator(f"a[href='#/runs/{run_id}']").count() == 0
+    page.locator("#namespace").select_option("team-c")
+    page.locator(f"a[href='#/runs/{run_id}']").first.wait_for()
+    shot(page, "namespace")
+    page.locator("#namespace").select_option("default")
+    page.locator("h1", has_text="Runs").wait_for()
+    page.wait_for_timeout(500)
+    assert page.locator(f"a[href='#/runs/{run_id}']").count() == 0

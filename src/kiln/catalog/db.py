@@ -52,9 +52,12 @@ _WRITE_LOCK = 0x6B696C6E  # "kiln": the advisory lock PostgreSQL writers take (s
 class Catalog:
     """The record store. Use `with catalog.write() as s:` / `with catalog.read() as s:`."""
 
-    def __init__(self, url: str, *, lock_dir: Path | None = None) -> None:
+    def __init__(self, url: str, *, lock_dir: Path | None = None,
+                 schema: str | None = None) -> None:
+        """`schema`: on PostgreSQL, keep the tables in this schema (a namespace's catalog)."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.schema = None if self.is_sqlite else schema
         if self.is_sqlite:
             db_path = url.split("sqlite:///", 1)[-1]
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +67,8 @@ class Catalog:
         else:
             self._write_engine = create_engine(url, pool_pre_ping=True)
             self._read_engine = self._write_engine
+            if self.schema:
+                self._use_schema(self.schema)
         self._lock_path = (lock_dir / "catalog.lock") if lock_dir else None
         self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
@@ -136,10 +141,27 @@ class Catalog:
         plain = create_engine(self.url)
         try:
             with plain.begin() as conn:
+                if self.schema:
+                    conn.execute(text(f'SET search_path TO "{self.schema}"'))
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         finally:
             plain.dispose()
+
+    def _use_schema(self, schema: str) -> None:
+        """Every connection looks in `schema` first, so the same tables (and Alembic's version
+        table) live once per namespace; the schema is made on first use."""
+        with self._write_engine.begin() as c:
+            c.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+        @event.listens_for(self._write_engine, "connect")
+        def _search_path(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute(f'SET search_path TO "{schema}"')
+            cur.close()
+            dbapi_conn.commit()
+
+        self._write_engine.dispose()  # the connection made above predates the listener
 
     def close(self) -> None:
         self._write_engine.dispose()

@@ -28,8 +28,19 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
+    namespace: str = typer.Option(None, "--namespace", metavar="NS",
+                                  help="Work in this namespace (default: KILN_NAMESPACE, "
+                                       "else 'default')."),
 ) -> None:
     """kilnflow: run notebooks and Python pipelines locally; compile them to Kubeflow."""
+    if namespace is not None:
+        import os
+
+        from kiln.home import check_namespace
+
+        # Through the environment: every Runtime.open() here, and every process a command
+        # starts (steps, background runs, servers), then works in the namespace.
+        os.environ["KILN_NAMESPACE"] = check_namespace(namespace)
 
 
 def _register() -> None:

@@ -100,7 +100,7 @@ def _spawn(rt: Runtime, args: list[str]) -> str:
     logs = rt.home.root / "logs" / "launch"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{run_id}.log"
-    env = {**os.environ, "KILN_HOME": str(rt.home.root)}
+    env = {**os.environ, **rt.home.env()}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "kiln.cli", "run", *args, "--quiet",
                                  "--run-id", run_id], stdout=out, stderr=subprocess.STDOUT,

@@ -138,7 +138,7 @@ def start(*, name: str | None = None, volume: str | None = None, port: int | Non
                       host="127.0.0.1", port=port, pid=None, log_path=str(log),
                       created_at=now(), updated_at=now()))
     # Its runtime files (connection files, the server's info) stay with the server's log.
-    env = dict(os.environ, KILN_HOME=str(rt.home.root), JUPYTER_TOKEN=token,
+    env = dict(os.environ, **rt.home.env(), JUPYTER_TOKEN=token,
                JUPYTER_RUNTIME_DIR=str(rt.home.services_dir / f"notebook-{name}.runtime"),
                PYTHONUNBUFFERED="1")
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",

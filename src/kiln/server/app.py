@@ -11,7 +11,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -66,6 +66,13 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False) -> FastAPI
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    @app.get("/api/v1/namespaces", tags=["server"])
+    def namespaces() -> dict[str, Any]:
+        """Namespaces in use (each keeps its own runs, volumes, pipelines and models); pick
+        one per request with ?namespace=NS or the X-Kiln-Namespace header."""
+        home = app.state.rt.home
+        return {"namespaces": home.namespaces(), "default": home.namespace}
+
     app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(runs.router, prefix="/api/v1")
     app.include_router(volumes.router, prefix="/api/v1")
@@ -103,8 +110,15 @@ class FastJSON(JSONResponse):
         return orjson.dumps(content)
 
 
-async def runtime(request: Request) -> Runtime:
-    """async so FastAPI calls it on the event loop: a plain def would cost every request one
-    more trip through the thread pool (about a millisecond on a loaded 2-core machine)."""
+async def runtime(request: Request,
+                  namespace: str | None = Query(None, description=(
+                      "The namespace to work in (default: the server's); the header "
+                      "X-Kiln-Namespace says the same.")),
+                  x_kiln_namespace: str | None = Header(None)) -> Runtime:
+    """The runtime of the request's namespace. async so FastAPI calls it on the event loop:
+    a plain def would cost every request one more trip through the thread pool."""
     rt: Runtime = request.app.state.rt
-    return rt
+    ns = namespace or x_kiln_namespace
+    if not ns or ns == rt.home.namespace:
+        return rt
+    return Runtime.open(rt.home.for_namespace(ns))  # a bad name is a UserError: 400

@@ -157,7 +157,7 @@ def start(config: ServeConfig, name: str, *, timeout: float = START_TIMEOUT) -> 
         s.add(Service(name=name, kind=KIND, status="starting",
                       config_json=config.to_json(), host=config.host, port=None, pid=None,
                       log_path=str(log), created_at=now(), updated_at=now()))
-    env = dict(os.environ, KILN_HOME=str(rt.home.root), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, **rt.home.env(), PYTHONUNBUFFERED="1")
     with open(log, "ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "kiln.serving.server", "--service", name],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

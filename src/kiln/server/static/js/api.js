@@ -21,9 +21,21 @@ export class ApiError extends Error {
   }
 }
 
+// The namespace the dashboard works in (kept in the browser); every call carries it, so
+// links (downloads) work in it too.
+export function namespace() {
+  return localStorage.getItem("kiln-namespace") || "";
+}
+
+export function setNamespace(ns) {
+  if (ns) localStorage.setItem("kiln-namespace", ns);
+  else localStorage.removeItem("kiln-namespace");
+}
+
 // The address of an API path with its query; empty values are left out.
 export function apiUrl(path, query) {
   const url = new URL(BASE + path, location.origin);
+  if (namespace()) url.searchParams.set("namespace", namespace());
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   }

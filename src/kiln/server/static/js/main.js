@@ -1,5 +1,6 @@
 // Hash routes (#/runs/ID) to page modules; each page renders into <main> and may return a
 // stop function (for its live polling) that runs when the user leaves it.
+import { api, namespace, setNamespace } from "./api.js";
 import { flash, mount, h } from "./dom.js";
 import { home } from "./pages/home.js";
 import { runsPage } from "./pages/runs.js";
@@ -50,6 +51,30 @@ async function route() {
     h("a", { href: "#/" }, "Home")));
 }
 
+// The namespace picker: the namespaces in use, and a new one by name.
+async function namespacePicker() {
+  const select = document.getElementById("namespace");
+  const { namespaces: names, default: dflt } = await api("/namespaces");
+  const current = namespace() || dflt;
+  if (!names.includes(current)) names.push(current);
+  mount(select, names.map((n) => h("option", { value: n, selected: n === current }, n)),
+    h("option", { value: "+" }, "new…"));
+  select.onchange = () => {
+    let ns = select.value;
+    if (ns === "+") ns = (prompt("New namespace (lowercase letters, digits, '-'):") || "").trim();
+    if (!ns) { select.value = current; return; }
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) {
+      flash(`'${ns}' is not a namespace name — 1-63 lowercase letters, digits and '-'`);
+      select.value = current;
+      return;
+    }
+    setNamespace(ns === dflt ? "" : ns);
+    namespacePicker();
+    route();
+  };
+}
+
 window.addEventListener("hashchange", route);
+namespacePicker();
 window.addEventListener("unhandledrejection", (e) => flash(e.reason?.message || String(e.reason)));
 route();
