@@ -146,7 +146,8 @@ def main() -> None:
         subprocess.run([restic, "init", "--repository-version", "2"], env=renv, check=True,
                        capture_output=True)
 
-        def phase(name: str, ours: list[str], theirs: list[str]) -> None:
+        def phase(name: str, ours: list[str], theirs: list[str], renv: dict[str, str] = renv,
+                  kenv: dict[str, str] = kenv, rnd: int = rnd) -> None:
             drop_caches()
             r = timed(theirs, renv)
             drop_caches()
@@ -173,7 +174,8 @@ def main() -> None:
               f"{theirs / 1e6:8.1f} MB  ratio {ours / theirs:.3f}")
         print(f"[{rnd}] second snapshot  changed {changed / 1e6:.1f} MB of data, "
               f"kilnflow stored {added / 1e6:.1f} MB more")
-        print(f"[{rnd}] restore identical {'yes' if not diff.stdout else 'NO: ' + diff.stdout[:300]}",
+        same = "yes" if not diff.stdout else "NO: " + diff.stdout[:300]
+        print(f"[{rnd}] restore identical {same}",
               flush=True)
         shutil.rmtree(out_k, ignore_errors=True)
         shutil.rmtree(out_r, ignore_errors=True)

@@ -84,9 +84,9 @@ def main() -> None:
             "kilnflow, 2 trials at a time": []}
     best = {k: [] for k in rows}
     for r in range(args.repeats):
-        for name, fn in (("plain Optuna loop", lambda: plain_loop(args.trials, r)),
-                         ("kilnflow, 1 trial at a time", lambda: ours(args.trials, r, 1)),
-                         ("kilnflow, 2 trials at a time", lambda: ours(args.trials, r, 2))):
+        for name, fn in (("plain Optuna loop", lambda r=r: plain_loop(args.trials, r)),
+                         ("kilnflow, 1 trial at a time", lambda r=r: ours(args.trials, r, 1)),
+                         ("kilnflow, 2 trials at a time", lambda r=r: ours(args.trials, r, 2))):
             elapsed, value = fn()
             rows[name].append(elapsed)
             best[name].append(value)

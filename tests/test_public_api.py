@@ -18,3 +18,11 @@ def test_tune_stays_the_function_after_its_subpackage_loads():
     importlib.import_module("kiln.tune.study")
     importlib.import_module("kiln.tune.automl")
     assert callable(kiln.tune) and kiln.tune.__module__ == "kiln.tune.api"
+
+
+def test_volumes_api_lists_what_it_loads():
+    import kiln.volumes as v
+
+    assert v.__all__ == sorted(v._WHERE)
+    for name in v.__all__:
+        assert callable(getattr(v, name)), name

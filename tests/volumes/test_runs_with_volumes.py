@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.errors import NotFoundError, PipelineDefinitionError, UserError
+from kiln.errors import PipelineDefinitionError
 from tests.conftest import run_cli
 
 PIPE = '''

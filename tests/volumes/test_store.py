@@ -39,7 +39,7 @@ def test_pack_headers_describe_their_blobs_so_the_index_can_be_rebuilt(tmp_path:
     (pid, size), = list(repo.packs())
     header = repo.pack_header(pid, size)
     assert sorted(b[1] for b in header) == sorted(ids)
-    for t, bid, off, length, raw, comp in header:
+    for t, bid, off, length, _raw, _comp in header:
         e = repo.entry(t, bid)
         assert (e.pack, e.offset, e.length) == (pid, off, length)
 

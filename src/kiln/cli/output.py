@@ -23,15 +23,22 @@ def print_json(value: Any) -> None:
 
 
 @contextmanager
-def byte_progress(label: str, total: int | Callable[[], int] | None) -> Iterator[Callable[[int], None]]:
+def byte_progress(label: str, total: int | Callable[[], int] | None,
+                  ) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr (only on a terminal); yields a thread-safe `advance(bytes)`.
     `total` may be a function, called only when a bar is shown (sizing a folder costs a walk)."""
     if not sys.stderr.isatty():  # no bar to draw: skip importing Rich (~0.2 s on a cold cache)
         yield lambda n: None
         return
     from rich.console import Console
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                               TimeRemainingColumn, TransferSpeedColumn)
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     console = Console(stderr=True)
     if not console.is_terminal:

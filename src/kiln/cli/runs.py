@@ -164,7 +164,8 @@ def artifacts_get(
 
 
 @runs_app.command("compare")
-def compare(runs: list[str] = typer.Argument(..., help="Two or more run ids, prefixes or 'latest'."),
+def compare(runs: list[str] = typer.Argument(...,
+                                             help="Two or more run ids, prefixes or 'latest'."),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """Parameters and metrics of runs side by side; differing rows are marked."""
     from rich.console import Console

@@ -111,7 +111,8 @@ def diff(a: str = typer.Argument(...), b: str = typer.Argument(...),
 def restore(snap: str = typer.Argument(...),
             to: Path = typer.Option(None, "--to", help="An empty (or new) folder."),
             new_volume: str = typer.Option(None, "--new-volume", help="Restore as a new volume."),
-            force: bool = typer.Option(False, "--force", help="Write over a non-empty folder.")) -> None:
+            force: bool = typer.Option(False, "--force",
+                                       help="Write over a non-empty folder.")) -> None:
     """Write a snapshot's files into a folder or a new volume."""
     from kiln.volumes import snapshots
 

@@ -76,7 +76,8 @@ def rm(name: str = typer.Argument(..., help="The volume."),
        path: str = typer.Argument(None, help="A file or folder inside the volume to remove "
                                              "(without it, the volume itself is removed)."),
        recursive: bool = typer.Option(False, "--recursive", "-r", help="Remove a folder."),
-       yes: bool = typer.Option(False, "--yes", help="Remove a managed volume with files.")) -> None:
+       yes: bool = typer.Option(False, "--yes",
+                                help="Remove a managed volume with files.")) -> None:
     """Remove a file in a volume, or (without PATH) the volume and its snapshots' records."""
     from kiln.errors import UserError
     from kiln.volumes import volumes
@@ -117,7 +118,8 @@ def files(name: str = typer.Argument(...), path: str = typer.Argument("", help="
 
 
 @volume_app.command("put")
-def put(name: str = typer.Argument(...), source: Path = typer.Argument(..., help="Local file or folder."),
+def put(name: str = typer.Argument(...),
+        source: Path = typer.Argument(..., help="Local file or folder."),
         dest: str = typer.Argument("", help="Folder or file name inside the volume.")) -> None:
     """Copy a local file or folder into a volume."""
     from kiln.volumes import volumes
@@ -126,7 +128,8 @@ def put(name: str = typer.Argument(...), source: Path = typer.Argument(..., help
 
 
 @volume_app.command("get")
-def get(name: str = typer.Argument(...), path: str = typer.Argument(..., help="File in the volume."),
+def get(name: str = typer.Argument(...),
+        path: str = typer.Argument(..., help="File in the volume."),
         dest: Path = typer.Argument(Path("."), help="Local file or folder.")) -> None:
     """Copy a file out of a volume."""
     from kiln.volumes import volumes
