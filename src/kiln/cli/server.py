@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 
@@ -14,13 +16,40 @@ def server(host: str = typer.Option("127.0.0.1", "--host",
            port: int = typer.Option(8765, "--port", min=0, max=65535),
            scheduler: bool = typer.Option(
                True, "--scheduler/--no-scheduler",
-               help="Also take scheduled snapshots and start recurring runs.")) -> None:
+               help="Also take scheduled snapshots and start recurring runs."),
+           token_file: Path = typer.Option(
+               None, "--token-file", help="Require the token in this file on API requests "
+                                          "(default: KILN_SERVER_TOKEN, if set)."),
+           insecure: bool = typer.Option(
+               False, "--insecure", help="Allow binding beyond loopback without a token.")
+           ) -> None:
     """Serve the dashboard at / and the REST API under /api/v1 (OpenAPI at /openapi.json);
     runs the scheduler too (snapshots, recurring runs), so `kiln scheduler` is not needed."""
+    import ipaddress
+    import os
+
     import uvicorn
 
+    from kiln.errors import UserError
     from kiln.server.app import create_app
 
+    token = os.environ.get("KILN_SERVER_TOKEN") or None
+    if token_file is not None:
+        if not token_file.is_file():
+            raise UserError(f"no token file {token_file}", where="--token-file")
+        token = token_file.read_text().strip() or None
+        if token is None:
+            raise UserError(f"the token file {token_file} is empty", where="--token-file")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and token is None and not insecure:
+        raise UserError(f"binding to {host} without a token lets anyone who reaches it in",
+                        where="--host",
+                        hint="set KILN_SERVER_TOKEN or --token-file, or pass --insecure when "
+                             "something in front of it authenticates")
     typer.echo(f"kiln dashboard on http://{host}:{port}/  (REST API: /api/v1, "
-               "OpenAPI: /openapi.json)")
-    uvicorn.run(create_app(scheduler=scheduler), host=host, port=port, log_level="warning")
+               f"OpenAPI: /openapi.json{'; token required' if token else ''})")
+    uvicorn.run(create_app(scheduler=scheduler, token=token), host=host, port=port,
+                log_level="warning")

@@ -25,8 +25,10 @@ def error_body(message: str, *, where: str | None = None, hint: str | None = Non
     return {"error": {"message": message, "where": where, "hint": hint, "reference": reference}}
 
 
-def create_app(rt: Runtime | None = None, *, scheduler: bool = False) -> FastAPI:
-    """`scheduler`: also take scheduled snapshots and start recurring runs, in a thread."""
+def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
+               token: str | None = None) -> FastAPI:
+    """`scheduler`: also take scheduled snapshots and start recurring runs, in a thread.
+    `token`: require it on every API request (kiln.server.auth)."""
     from kiln.server import notebooks, pipelines, runs, schedules, volumes
 
     @contextlib.asynccontextmanager
@@ -79,6 +81,10 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False) -> FastAPI
     app.include_router(schedules.router, prefix="/api/v1")
     app.include_router(notebooks.router, prefix="/api/v1")
     _dashboard(app)
+    if token:
+        from kiln.server.auth import TokenAuth
+
+        app.add_middleware(TokenAuth, token=token)
     return app
 
 

@@ -36,13 +36,29 @@ export function setNamespace(ns) {
 export function apiUrl(path, query) {
   const url = new URL(BASE + path, location.origin);
   if (namespace()) url.searchParams.set("namespace", namespace());
+  // A server with a token (KILN_SERVER_TOKEN) wants it on every call; in the address too, so
+  // plain links (downloads) carry it.
+  const token = localStorage.getItem("kiln-token");
+  if (token) url.searchParams.set("token", token);
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   }
   return url.pathname + url.search;
 }
 
-export async function api(path, { method = "GET", json, form, query, text = false } = {}) {
+export async function api(path, options = {}) {
+  try {
+    return await call(path, options);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 401) throw e;
+    const token = prompt(`${e.message}\n\nThis server needs its token:`);
+    if (!token) throw e;
+    localStorage.setItem("kiln-token", token.trim());
+    return call(path, options);
+  }
+}
+
+async function call(path, { method = "GET", json, form, query, text = false } = {}) {
   const url = apiUrl(path, query);
   const init = { method, headers: {} };
   if (json !== undefined) {
