@@ -75,6 +75,10 @@ export async function runPage(main, query, runId) {
     else if (p.kind === "array") body = [h("p", { class: "muted" }, `array ${p.shape.join("×")} ${p.dtype}`,
       p.stats ? ` · min ${num(p.stats.min)} · mean ${num(p.stats.mean)} · max ${num(p.stats.max)}` : ""),
       p.rows ? h("pre", { class: "mono" }, JSON.stringify(p.rows).slice(0, 2000)) : null];
+    else if (p.kind === "image") body = [h("p", { class: "muted" }, `image ${p.width}×${p.height}`),
+      h("img", { class: "preview-image", alt: name, src: `data:image/png;base64,${p.png}` })];
+    // sandbox without allow-scripts: the document's scripts never run
+    else if (p.kind === "html") body = h("iframe", { class: "report", sandbox: "", srcdoc: p.html, title: name });
     else if (p.kind === "json") body = h("pre", { class: "mono" }, JSON.stringify(p.value));
     else if (p.kind === "text") body = h("pre", { class: "mono" }, p.text + (p.truncated ? "\n…" : ""));
     else body = h("p", { class: "muted" }, `${p.type}, ${bytes(p.size)}`);
