@@ -95,3 +95,24 @@ def test_lineage_of_an_artifact_and_of_a_run(runs):
     assert {t["step"] for t in g["tasks"] if t["run"] == run} == {"make", "fit"}
     r = run_cli("lineage", "nothing-like-this")
     assert r.returncode == 3 and "neither a run" in r.stderr
+
+
+def test_listed_params_keep_every_digit(module):
+    import kiln
+
+    path = module('''
+import kiln
+
+@kiln.step
+def f(x: float, name: str) -> float:
+    return x
+
+@kiln.pipeline(name="digits")
+def digits(x: float = 0.1, name: str = "a"):
+    f(x, name)
+''', name="digits")
+    x = 0.1 + 0.2  # 0.30000000000000004: 17 significant digits
+    run = kiln.run(f"{path}:digits", params={"x": x, "name": "adam"}, progress=False)
+    [found] = kiln.search_runs("params.name = adam")
+    assert found.id == run.id
+    assert found.params == {"x": x, "name": "adam"} == kiln.get_run(run.id).params

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, bindparam, cast, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from kiln.catalog.db import Catalog
@@ -327,22 +327,19 @@ _IDS = bindparam("ids", expanding=True)
 _LATEST_METRICS = select(Metric.run_id, Metric.name, Metric.value).where(Metric.id.in_(
     select(func.max(Metric.id)).where(Metric.run_id.in_(_IDS))
     .group_by(Metric.run_id, Metric.name)))
-# The JSON text, decoded by orjson: SQLAlchemy's JSON type through the stdlib decoder was a
-# third of a 50-run page's time.
-_PARAMS = select(RunParam.run_id, RunParam.name, cast(RunParam.value, Text)).where(
-    RunParam.run_id.in_(_IDS))
+# Values through the JSON type (decoded by orjson, see catalog.db): casting to text in SQL
+# lost digits, because SQLite keeps a numeric JSON value as a REAL and prints 15 of them.
+_PARAMS = select(RunParam.run_id, RunParam.name, RunParam.value).where(RunParam.run_id.in_(_IDS))
 _LABELS = select(RunLabel.run_id, RunLabel.key, RunLabel.value).where(RunLabel.run_id.in_(_IDS))
 
 
-def _per_run(s: Session, stmt: Any, run_ids: list[str], decode: Any = None,
-             ) -> dict[str, dict[str, Any]]:
+def _per_run(s: Session, stmt: Any, run_ids: list[str]) -> dict[str, dict[str, Any]]:
     """{run id: {name: value}} from a (run_id, name, value) statement above."""
     out: dict[str, dict[str, Any]] = {}
     if not run_ids:
         return out
     for run_id, name, value in s.execute(stmt, {"ids": run_ids}):
-        out.setdefault(run_id, {})[name] = decode(value) if decode and value is not None \
-            else value
+        out.setdefault(run_id, {})[name] = value
     return out
 
 
@@ -352,7 +349,7 @@ def _latest_metrics(s: Session, run_ids: list[str]) -> dict[str, dict[str, float
 
 
 def _params(s: Session, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-    return _per_run(s, _PARAMS, run_ids, orjson.loads)
+    return _per_run(s, _PARAMS, run_ids)
 
 
 def _labels(s: Session, run_ids: list[str]) -> dict[str, dict[str, str]]:
