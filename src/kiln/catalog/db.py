@@ -24,9 +24,11 @@ HEAD_REVISION = max(p.name[:4] for p in
                     (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
-def _json_loads(text: str | bytes) -> Any:
+def _json_loads(text: str | bytes | float) -> Any:
     """JSON columns read through orjson (the stdlib decoder was a third of a run list's
     time); what orjson refuses (NaN, which the stdlib writes) goes the slow way."""
+    if isinstance(text, int | float):
+        return text  # SQLite keeps a JSON number as a number (the column's numeric affinity)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
