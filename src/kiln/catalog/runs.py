@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from kiln.catalog.db import Catalog
@@ -431,6 +432,32 @@ _SUMMARY_COLUMNS = (Run.id, Run.pipeline_name, Run.status, Run.created_at, Run.f
                     Run.pipeline_version_id)
 
 
+@functools.lru_cache(maxsize=256)
+def _list_query(filter_text: str, sort: str, experiment: bool, status: bool, pipeline: bool,
+                before: bool, archived: bool | None) -> Any:
+    """The run-list statement for one filter and sort, built once: building it (an aliased
+    table per condition, SQLAlchemy's coercions) cost more than SQLite running it. What
+    changes between calls (page, experiment, status, pipeline) is bound at execution."""
+    from kiln.catalog import search
+
+    # Plain columns, not Run entities: no identity map, and spec_json stays on disk.
+    q = (select(*_SUMMARY_COLUMNS, Experiment.name)
+         .outerjoin(Experiment, Run.experiment_id == Experiment.id)
+         .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+    q = search.order(search.apply(q, search.parse_filter(filter_text)), sort or None)
+    if experiment:
+        q = q.where(Experiment.name == bindparam("experiment"))
+    if status:
+        q = q.where(Run.status == bindparam("status"))
+    if pipeline:
+        q = q.where(Run.pipeline_name == bindparam("pipeline"))
+    if before:
+        q = q.where(Run.id < bindparam("before"))
+    if archived is not None:
+        q = q.where(Run.archived == int(archived))
+    return q
+
+
 def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
               status: str | None = None, pipeline: str | None = None,
               before: str | None = None, filter_text: str | None = None,
@@ -439,25 +466,12 @@ def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
     """Newest first unless `sort` (see catalog.search). `before`: only runs older than this
     run id (ids are time-ordered), the keyset page token the REST API hands out; with `sort`
     pages go by `offset`."""
-    from kiln.catalog import search
-
+    q = _list_query(filter_text or "", sort or "", bool(experiment), bool(status),
+                    bool(pipeline), bool(before), archived)
+    values = {"limit": limit, "offset": offset, "experiment": experiment, "status": status,
+              "pipeline": pipeline, "before": before}
     with cat.read() as s:
-        # Plain columns, not Run entities: no identity map, and spec_json stays on disk.
-        q = (select(*_SUMMARY_COLUMNS, Experiment.name)
-             .outerjoin(Experiment, Run.experiment_id == Experiment.id)
-             .limit(limit).offset(offset))
-        q = search.order(search.apply(q, search.parse_filter(filter_text or "")), sort)
-        if experiment:
-            q = q.where(Experiment.name == experiment)
-        if status:
-            q = q.where(Run.status == status)
-        if pipeline:
-            q = q.where(Run.pipeline_name == pipeline)
-        if before:
-            q = q.where(Run.id < before)
-        if archived is not None:
-            q = q.where(Run.archived == int(archived))
-        rows = s.execute(q).all()
+        rows = s.execute(q, {k: v for k, v in values.items() if v is not None}).all()
         runs = [RunInfo(rid, pipe, exp, status, created, finished, source, error,
                         archived=bool(archived_), parent_run_id=parent,
                         pipeline_version_id=version)
