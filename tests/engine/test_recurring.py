@@ -4,7 +4,6 @@ downtime; over the CLI and REST too."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import httpx
@@ -15,7 +14,7 @@ from kiln.catalog import runs as run_records
 from kiln.catalog import schedules as records
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Schedule
-from kiln.engine import recurring, versions
+from kiln.engine import launch, recurring, versions
 from kiln.errors import NotFoundError, ParameterError, UserError
 from kiln.runtime import Runtime
 from tests.conftest import kiln_server, run_cli
@@ -50,14 +49,10 @@ def backdate(rt: Runtime, name: str, **delta: float) -> None:
             created_at=now() - timedelta(**delta)))
 
 
-def wait_finished(rt: Runtime, run_id: str, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = run_records.get_run(rt.catalog, run_id, with_events=False).status
-        if status in run_records.FINISHED:
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"run {run_id} did not finish")
+def wait_finished(rt: Runtime, run_id: str) -> str:
+    status = launch.wait_for(run_id, timeout=120, rt=rt)
+    assert status in run_records.FINISHED, f"run {run_id} did not finish"
+    return status
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
@@ -43,22 +42,14 @@ def _status(text: str):  # noqa: ANN202 - a Rich status on a terminal, nothing o
 @notebook_app.command("ls")
 def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     """Notebook servers with their state and address."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from kiln.cli.output import print_listing
     from kiln.notebook import servers
 
-    items = servers.list_servers(rt=runtime())
-    if as_json:
-        sys.stdout.write(json.dumps([n.to_dict() for n in items], indent=2) + "\n")
-        return
-    table = Table(show_edge=False)
-    for col in ("name", "status", "volume", "open"):
-        table.add_column(col)
-    for n in items:
-        table.add_row(n.name, n.status, n.volume or "", n.open_url if n.status == "running"
-                      else "")
-    Console().print(table if items else "no notebook servers: `kiln notebook start --volume V`")
+    print_listing(servers.list_servers(rt=runtime()), as_json=as_json,
+                  columns=("name", "status", "volume", "open"),
+                  row=lambda n: (n.name, n.status, n.volume or "",
+                                 n.open_url if n.status == "running" else ""),
+                  empty="no notebook servers: `kiln notebook start --volume V`")
 
 
 @notebook_app.command("stop")

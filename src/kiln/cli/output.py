@@ -1,10 +1,11 @@
-"""Shared CLI output: human sizes, JSON, and a Rich byte progress bar for long store work."""
+"""Shared CLI output: human sizes, JSON, listings, and a Rich byte progress bar for long store
+work."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +21,24 @@ def human_size(n: int) -> str:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def print_listing(items: Sequence[Any], *, as_json: bool, columns: Sequence[str],
+                  row: Callable[[Any], Sequence[str]], empty: str) -> None:
+    """What an `ls` prints: each item's to_dict() as JSON, or a table, or (with nothing to
+    list) what to do to get something."""
+    if as_json:
+        print_json([x.to_dict() for x in items])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    for col in columns:
+        table.add_column(col)
+    for x in items:
+        table.add_row(*row(x))
+    Console().print(table if items else empty)
 
 
 @contextmanager

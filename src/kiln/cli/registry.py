@@ -3,8 +3,6 @@ dashboard and the REST API."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
@@ -36,20 +34,11 @@ def upload(path: Path = typer.Argument(..., help="A notebook, module.py or spec.
 @pipeline_app.command("ls")
 def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     """Pipelines with their number of versions and runs."""
-    from rich.console import Console
-    from rich.table import Table
-
     from kiln.catalog.pipelines import list_pipelines
+    from kiln.cli.output import print_listing
 
-    ps = list_pipelines(runtime().catalog)
-    if as_json:
-        sys.stdout.write(json.dumps([p.to_dict() for p in ps], indent=2) + "\n")
-        return
-    table = Table(show_edge=False)
-    for col in ("pipeline", "versions", "latest", "runs"):
-        table.add_column(col)
-    for p in ps:
-        table.add_row(p.name, str(p.versions),
-                      p.latest.created_at.strftime("%Y-%m-%d %H:%M") if p.latest else "",
-                      str(p.runs))
-    Console().print(table if ps else "no pipelines yet: `kiln pipeline upload FILE` adds one")
+    print_listing(list_pipelines(runtime().catalog), as_json=as_json,
+                  columns=("pipeline", "versions", "latest", "runs"),
+                  row=lambda p: (p.name, str(p.versions), p.latest.created_at.strftime(
+                      "%Y-%m-%d %H:%M") if p.latest else "", str(p.runs)),
+                  empty="no pipelines yet: `kiln pipeline upload FILE` adds one")

@@ -3,9 +3,6 @@ by `kiln scheduler` or the scheduler inside `kiln server`."""
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
 from kiln.cli import runtime
@@ -42,27 +39,21 @@ def create(name: str = typer.Argument(..., help="A name for the schedule, e.g. n
 @schedule_app.command("ls")
 def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     """Schedules with their next and last start."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from kiln.catalog.schedules import list_schedules
+    from kiln.catalog.schedules import ScheduleInfo, list_schedules
+    from kiln.cli.output import print_listing
     from kiln.scheduler import next_time
 
-    items = list_schedules(runtime().catalog)
-    if as_json:
-        sys.stdout.write(json.dumps([s.to_dict() for s in items], indent=2) + "\n")
-        return
-    table = Table(show_edge=False)
-    for col in ("schedule", "pipeline", "when", "state", "next (UTC)", "last run", "last error"):
-        table.add_column(col)
-    for s in items:
+    def row(s: ScheduleInfo) -> tuple[str, ...]:
         nxt = next_time(s.last_started_at or s.created_at, every=s.every, cron=s.cron)
-        table.add_row(s.name, s.pipeline + (f" v{s.version}" if s.version else ""), s.when,
-                      "paused" if s.paused else "active",
-                      "" if s.paused else nxt.strftime("%Y-%m-%d %H:%M:%S"),
-                      s.last_run_id or "", (s.last_error or "")[:60])
-    Console().print(table if items else
-                    "no schedules yet: `kiln schedule create NAME --pipeline P --every 1h`")
+        return (s.name, s.pipeline + (f" v{s.version}" if s.version else ""), s.when,
+                "paused" if s.paused else "active",
+                "" if s.paused else nxt.strftime("%Y-%m-%d %H:%M:%S"),
+                s.last_run_id or "", (s.last_error or "")[:60])
+
+    print_listing(list_schedules(runtime().catalog), as_json=as_json,
+                  columns=("schedule", "pipeline", "when", "state", "next (UTC)", "last run",
+                           "last error"), row=row,
+                  empty="no schedules yet: `kiln schedule create NAME --pipeline P --every 1h`")
 
 
 @schedule_app.command("pause")

@@ -157,10 +157,15 @@ def cancel(run: str, *, rt: Runtime | None = None, wait: float = 0.0) -> str:
         records.finish_run(rt.catalog, run_id, "cancelled",
                            "cancelled; its process had already ended")
         return "cancelled"
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        status = records.get_run(rt.catalog, run_id, with_events=False).status
-        if status in records.FINISHED:
+    return wait_for(run_id, timeout=wait, rt=rt)
+
+
+def wait_for(run: str, *, timeout: float, rt: Runtime | None = None) -> str:
+    """The run's status once it has finished, or when `timeout` seconds have passed."""
+    rt = rt or Runtime.open()
+    deadline = time.monotonic() + timeout
+    while True:
+        status = records.get_run(rt.catalog, run, with_events=False).status
+        if status in records.FINISHED or time.monotonic() >= deadline:
             return status
         time.sleep(0.1)
-    return records.get_run(rt.catalog, run_id, with_events=False).status
