@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from kiln.catalog.db import Catalog
 from kiln.catalog.refs import did_you_mean
@@ -115,4 +115,4 @@ def delete_schedule(cat: Catalog, name: str) -> None:
     """Stops future runs; runs it started stay (with their schedule label)."""
     get_schedule(cat, name)
     with cat.write() as s:
-        s.execute(Schedule.__table__.delete().where(Schedule.name == name))
+        s.execute(delete(Schedule).where(Schedule.name == name))

@@ -48,7 +48,7 @@ class TokenAuth:
                 return bytes(value[7:].strip())
         from urllib.parse import parse_qs
 
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        query: dict[str, list[str]] = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if "token" in query:
             return query["token"][0].encode()
         return None
