@@ -31,36 +31,38 @@ def check_namespace(name: str) -> str:
 class Home:
     """The layout of a KILN_HOME folder, for one namespace."""
 
-    root: Path
+    base: Path  # KILN_HOME itself
     namespace: str = DEFAULT_NAMESPACE
-    base: Path | None = None  # KILN_HOME itself (None: the same as root)
+
+    def __post_init__(self) -> None:
+        check_namespace(self.namespace)
 
     @classmethod
     def default(cls) -> Home:
         env = os.environ.get("KILN_HOME")
-        root = Path(env).expanduser() if env else Path.home() / ".kiln"
-        return cls.at(root.resolve(), os.environ.get("KILN_NAMESPACE") or DEFAULT_NAMESPACE)
+        base = Path(env).expanduser() if env else Path.home() / ".kiln"
+        return cls(base.resolve(), os.environ.get("KILN_NAMESPACE") or DEFAULT_NAMESPACE)
 
-    @classmethod
-    def at(cls, base: Path, namespace: str) -> Home:
-        check_namespace(namespace)
-        if namespace == DEFAULT_NAMESPACE:
-            return cls(base, namespace, base)
-        return cls(base / "namespaces" / namespace, namespace, base)
+    @property
+    def root(self) -> Path:
+        """The namespace's folder: KILN_HOME for the default one."""
+        if self.namespace == DEFAULT_NAMESPACE:
+            return self.base
+        return self.base / "namespaces" / self.namespace
 
     def for_namespace(self, namespace: str) -> Home:
-        return Home.at(self.base or self.root, namespace)
+        return Home(self.base, namespace)
 
     def namespaces(self) -> list[str]:
         """The default namespace and every one that has been used."""
-        folder = (self.base or self.root) / "namespaces"
+        folder = self.base / "namespaces"
         found = sorted(p.name for p in folder.iterdir() if p.is_dir() and
                        _NAMESPACE.match(p.name)) if folder.is_dir() else []
         return [DEFAULT_NAMESPACE, *[n for n in found if n != DEFAULT_NAMESPACE]]
 
     def env(self) -> dict[str, str]:
         """The environment that makes a child process open this same home and namespace."""
-        return {"KILN_HOME": str(self.base or self.root), "KILN_NAMESPACE": self.namespace}
+        return {"KILN_HOME": str(self.base), "KILN_NAMESPACE": self.namespace}
 
     @property
     def catalog_url(self) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from kiln.errors import UserError
+from kiln.home import DEFAULT_NAMESPACE
 from kiln.runtime import Runtime
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -50,7 +51,7 @@ def tick(rt: Runtime, log: Callable[[str], None] = print) -> None:
 
     for ns in rt.home.namespaces():
         here = rt if ns == rt.home.namespace else Runtime.open(rt.home.for_namespace(ns))
-        say = log if ns == "default" else (lambda m, ns=ns: log(f"[{ns}] {m}"))
+        say = log if ns == DEFAULT_NAMESPACE else (lambda m, ns=ns: log(f"[{ns}] {m}"))
         schedules.tick(here, say)
         recurring.tick(here, say)
 
