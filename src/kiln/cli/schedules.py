@@ -41,13 +41,13 @@ def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     """Schedules with their next and last start."""
     from kiln.catalog.schedules import ScheduleInfo, list_schedules
     from kiln.cli.output import print_listing
-    from kiln.scheduler import next_time
+    from kiln.engine.recurring import next_start
 
     def row(s: ScheduleInfo) -> tuple[str, ...]:
-        nxt = next_time(s.last_started_at or s.created_at, every=s.every, cron=s.cron)
+        nxt = next_start(s)
         return (s.name, s.pipeline + (f" v{s.version}" if s.version else ""), s.when,
                 "paused" if s.paused else "active",
-                "" if s.paused else nxt.strftime("%Y-%m-%d %H:%M:%S"),
+                nxt.strftime("%Y-%m-%d %H:%M:%S") if nxt else "",
                 s.last_run_id or "", (s.last_error or "")[:60])
 
     print_listing(list_schedules(runtime().catalog), as_json=as_json,

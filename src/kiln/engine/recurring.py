@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -58,9 +59,16 @@ def create(name: str, pipeline: str, *, every: str | None = None, cron: str | No
                                 cron=expr, max_concurrency=max_concurrency)
 
 
+def next_start(sch: ScheduleInfo) -> datetime | None:
+    """When the schedule next starts a run (UTC, naive like the catalog); None while paused."""
+    if sch.paused:
+        return None
+    return next_time(sch.last_started_at or sch.created_at, every=sch.every, cron=sch.cron)
+
+
 def due(sch: ScheduleInfo) -> bool:
-    start = sch.last_started_at or sch.created_at
-    return not sch.paused and next_time(start, every=sch.every, cron=sch.cron) <= now()
+    at = next_start(sch)
+    return at is not None and at <= now()
 
 
 def running(rt: Runtime, name: str) -> int:

@@ -31,12 +31,12 @@ class ScheduleUpdate(BaseModel):
 
 @router.get("/schedules")
 def list_schedules(rt: Runtime = Depends(runtime)) -> list[dict[str, Any]]:
-    from kiln.scheduler import next_time
+    from kiln.engine.recurring import next_start
 
     out = []
     for s in records.list_schedules(rt.catalog):
-        nxt = next_time(s.last_started_at or s.created_at, every=s.every, cron=s.cron)
-        out.append({**s.to_dict(), "next_at": None if s.paused else nxt.isoformat() + "Z"})
+        nxt = next_start(s)
+        out.append({**s.to_dict(), "next_at": nxt.isoformat() + "Z" if nxt else None})
     return out
 
 
