@@ -4,7 +4,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from kiln.processes import free_port
 
 OUTPUT_DIR = Path(__file__).parent.parent / "test-output"
 
@@ -215,10 +216,6 @@ def postgres() -> Iterator[PostgresServer]:
     server.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

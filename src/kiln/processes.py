@@ -1,8 +1,12 @@
-"""Whether a process recorded in the catalog (a model server, a study) is still alive."""
+"""Processes kilnflow starts and finds again (model and notebook servers, studies, ranks):
+whether one is alive, stopping one with its children, a free port on loopback."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import time
 from pathlib import Path
 
 
@@ -23,3 +27,27 @@ def pid_alive(pid: int | None, cmdline_marker: bytes | None = None) -> bool:
         return cmdline_marker in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True
+
+
+def stop_group(pid: int, cmdline_marker: bytes, timeout: float = 15.0) -> None:
+    """Stop a process started in its own session and everything it started (a server's
+    workers, a notebook's kernels): SIGTERM, then SIGKILL after `timeout` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid, cmdline_marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(pid, cmdline_marker):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

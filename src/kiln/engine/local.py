@@ -25,6 +25,7 @@ from kiln.engine.progress import Observer
 from kiln.engine.warm import imported_libraries
 from kiln.errors import KilnError
 from kiln.marshal.registry import ArtifactRef
+from kiln.processes import free_port
 from kiln.runtime import Runtime
 from kiln.sdk.context import read_metrics_file, read_visuals_file
 from kiln.spec.model import PipelineSpec, StepSpec
@@ -282,11 +283,7 @@ class _Scheduler:
         if not step.distributed:
             return []
         world = int(step.distributed["workers"])
-        import socket
-
-        with socket.socket() as sock:  # a free port for the rendezvous on loopback
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()  # for the rendezvous on loopback
         shared = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
                   "WORLD_SIZE": str(world), "LOCAL_WORLD_SIZE": str(world)}
         task["env"] = {**task["env"], **shared, "RANK": "0", "LOCAL_RANK": "0"}

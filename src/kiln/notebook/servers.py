@@ -13,8 +13,6 @@ import importlib.util
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,7 +27,7 @@ from kiln.catalog.refs import did_you_mean
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
 from kiln.errors import NotFoundError, UserError
-from kiln.processes import pid_alive
+from kiln.processes import free_port, pid_alive, stop_group
 from kiln.runtime import Runtime
 from kiln.serving.services import check_name, http_get, log_tail
 
@@ -95,12 +93,6 @@ def get(name: str, *, rt: Runtime | None = None) -> NotebookServer:
         return _info(row)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start(*, name: str | None = None, volume: str | None = None, port: int | None = None,
           timeout: float = START_TIMEOUT, rt: Runtime | None = None) -> NotebookServer:
     """Start JupyterLab in `volume`'s folder (or a folder of its own under KILN_HOME) and wait
@@ -116,7 +108,7 @@ def start(*, name: str | None = None, volume: str | None = None, port: int | Non
         raise UserError(f"port {port} is out of range", where="--port", hint="1024-65535")
     root = volumes.root(volume, rt=rt) if volume else rt.home.root / "notebooks" / name
     root.mkdir(parents=True, exist_ok=True)
-    port = port or _free_port()
+    port = port or free_port()
     token = secrets.token_hex(24)
     log = rt.home.services_dir / f"notebook-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +155,7 @@ def start(*, name: str | None = None, volume: str | None = None, port: int | Non
             _set(rt, name, status="running")
             return get(name, rt=rt)
         time.sleep(0.2)
-    _stop_process(proc.pid)
+    stop_group(proc.pid, _MARKER)  # its own session: kernels go too
     _set(rt, name, status="failed")
     raise UserError(f"notebook server '{name}' did not answer within {timeout:.0f} s",
                     hint=f"see its log: {log}")
@@ -174,24 +166,9 @@ def stop(name: str, *, timeout: float = 15.0, rt: Runtime | None = None) -> Note
     rt = rt or Runtime.open()
     info = get(name, rt=rt)
     if info.pid and pid_alive(info.pid, _MARKER):
-        _stop_process(info.pid, timeout)
+        stop_group(info.pid, _MARKER, timeout)  # its own session: kernels go too
     _set(rt, name, status="stopped")
     return get(name, rt=rt)
-
-
-def _stop_process(pid: int, timeout: float = 15.0) -> None:
-    try:
-        os.killpg(pid, signal.SIGTERM)  # its own session: kernels go too
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid, _MARKER) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if pid_alive(pid, _MARKER):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _set(rt: Runtime, name: str, **values: Any) -> None:

@@ -27,7 +27,7 @@ from kiln.catalog.refs import did_you_mean
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
 from kiln.errors import ModelError, NotFoundError, UserError
-from kiln.processes import pid_alive
+from kiln.processes import pid_alive, stop_group
 from kiln.serving.config import ModelConfig, ServeConfig, base_url
 
 NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS-1035 label, as KServe wants
@@ -79,8 +79,11 @@ def _runtime() -> Any:
     return Runtime.open()
 
 
+_MARKER = b"kiln.serving.server"  # in a server's command line: a reused pid is not ours
+
+
 def _alive(pid: int | None) -> bool:
-    return pid_alive(pid, b"kiln.serving.server")  # a reused pid belongs to another program
+    return pid_alive(pid, _MARKER)
 
 
 def _info(row: Service) -> ServiceInfo:
@@ -186,15 +189,7 @@ def log_tail(path: Path, lines: int = 15) -> str:
 def stop(name: str, *, timeout: float = 15.0) -> ServiceInfo:
     info = get(name)
     if info.pid and _alive(info.pid):
-        try:
-            os.killpg(info.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + timeout
-        while _alive(info.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(info.pid):
-            os.killpg(info.pid, signal.SIGKILL)
+        stop_group(info.pid, _MARKER, timeout)
     _set(name, status="stopped")
     return get(name)
 
