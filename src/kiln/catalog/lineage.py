@@ -91,7 +91,7 @@ def lineage(cat: Catalog, ref: str, *, depth: int = 50) -> Lineage:
                 start |= set(s.scalars(select(Event.task_id).where(
                     Event.artifact_id.in_(roots), Event.kind == ("output" if up else "input"))))
             reached = _walk(s, start, up, depth)
-            own, other = ("input", "output") if up else ("output", "input")
+            own = "input" if up else "output"  # the events that carry the walk
             events = [e for chunk in _chunks(reached) for e in s.execute(
                 select(Event.task_id, Event.artifact_id, Event.kind)
                 .where(Event.task_id.in_(chunk)))]
