@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from kiln.catalog.db import Catalog
-from kiln.catalog.refs import did_you_mean
+from kiln.catalog.refs import missing
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Pipeline, PipelineVersion, Run
 from kiln.errors import NotFoundError
@@ -124,10 +124,8 @@ def get_pipeline(cat: Catalog, name: str) -> PipelineInfo:
     with cat.read() as s:
         p = s.scalar(select(Pipeline).where(Pipeline.name == name))
         if p is None:
-            names = list(s.scalars(select(Pipeline.name)))
-            raise NotFoundError(f"no pipeline named '{name}'", where="pipeline",
-                                hint=did_you_mean(name, names,
-                                                  "upload one with `kiln pipeline upload FILE`"))
+            raise missing(s, Pipeline.name, name, "pipeline named",
+                          "upload one with `kiln pipeline upload FILE`", where="pipeline")
         versions = [_version(v, name) for v in s.scalars(
             select(PipelineVersion).where(PipelineVersion.pipeline_id == p.id)
             .order_by(PipelineVersion.number.desc()))]

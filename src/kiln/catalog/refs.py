@@ -48,6 +48,15 @@ def _plural(noun: str) -> str:
     return noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
 
 
+def missing(s: Any, name_col: Any, name: str, what: str, fallback: str, *,
+            where: str | None = None, among: Any = None) -> NotFoundError:
+    """The error for `name` when no record has it: "no {what} 'name'", with the close names
+    in `name_col` (those matching `among`, if given) as the hint, else `fallback`."""
+    q = select(name_col) if among is None else select(name_col).where(among)
+    return NotFoundError(f"no {what} '{name}'", where=where,
+                         hint=did_you_mean(name, list(s.scalars(q)), fallback))
+
+
 def did_you_mean(name: str, names: list[str], fallback: str = "") -> str:
     """'did you mean a, b?' for the names close to `name`, else `fallback`."""
     import difflib

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from kiln.catalog.db import Catalog
-from kiln.catalog.refs import did_you_mean
+from kiln.catalog.refs import missing
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Schedule
-from kiln.errors import NotFoundError, UserError
+from kiln.errors import UserError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
@@ -88,9 +88,8 @@ def get_schedule(cat: Catalog, name: str) -> ScheduleInfo:
     with cat.read() as s:
         row = s.scalar(select(Schedule).where(Schedule.name == name))
         if row is None:
-            names = list(s.scalars(select(Schedule.name)))
-            raise NotFoundError(f"no schedule '{name}'", where="name",
-                                hint=did_you_mean(name, names, "list them with `kiln schedule ls`"))
+            raise missing(s, Schedule.name, name, "schedule",
+                          "list them with `kiln schedule ls`", where="name")
         return _info(row)
 
 

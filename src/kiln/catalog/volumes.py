@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from kiln.catalog.db import Catalog
-from kiln.catalog.refs import did_you_mean, id_prefix
+from kiln.catalog.refs import id_prefix, missing
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Snapshot, TaskVolume, Volume
 from kiln.errors import NotFoundError, UserError
@@ -95,9 +95,8 @@ def get_volume(cat: Catalog, name: str) -> VolumeInfo:
         v = s.get(Volume, name)
         if v is not None:
             return _volume(v)
-        names = list(s.scalars(select(Volume.name)))
-    raise NotFoundError(f"no volume '{name}'", hint=did_you_mean(
-        name, names, "`kiln volume ls` lists the volumes; `kiln volume create` makes one"))
+        raise missing(s, Volume.name, name, "volume",
+                      "`kiln volume ls` lists the volumes; `kiln volume create` makes one")
 
 
 def list_volumes(cat: Catalog) -> list[VolumeInfo]:

@@ -23,10 +23,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kiln.catalog.refs import did_you_mean
+from kiln.catalog.refs import missing
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
-from kiln.errors import NotFoundError, UserError
+from kiln.errors import UserError
 from kiln.processes import free_port, pid_alive, stop_group
 from kiln.runtime import Runtime
 from kiln.serving.services import check_name, http_get, log_tail
@@ -86,10 +86,9 @@ def get(name: str, *, rt: Runtime | None = None) -> NotebookServer:
     with rt.catalog.read() as s:
         row = s.get(Service, name)
         if row is None or row.kind != KIND:
-            names = list(s.scalars(select(Service.name).where(Service.kind == KIND)))
-            raise NotFoundError(f"no notebook server named '{name}'", where="name",
-                                hint=did_you_mean(name, names,
-                                                  "list them with `kiln notebook ls`"))
+            raise missing(s, Service.name, name, "notebook server named",
+                          "list them with `kiln notebook ls`", where="name",
+                          among=Service.kind == KIND)
         return _info(row)
 
 

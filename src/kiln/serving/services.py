@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kiln.catalog.refs import did_you_mean
+from kiln.catalog.refs import missing
 from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
 from kiln.errors import ModelError, NotFoundError, UserError
@@ -104,9 +104,8 @@ def get(name: str) -> ServiceInfo:
     with _runtime().catalog.read() as s:
         row = s.get(Service, name)
         if row is None or row.kind != KIND:  # notebook servers share the table
-            names = list(s.scalars(select(Service.name).where(Service.kind == KIND)))
-            raise NotFoundError(f"no service named '{name}'", hint=did_you_mean(
-                name, names, "list services with `kiln serve ls`"))
+            raise missing(s, Service.name, name, "service named",
+                          "list services with `kiln serve ls`", among=Service.kind == KIND)
         return _info(row)
 
 
