@@ -53,8 +53,13 @@ function dataTable({ columns, rows }) {
 }
 
 function html({ text }) {
-  // sandbox without allow-scripts: the report's scripts never run, and it cannot reach the API.
-  return h("iframe", { class: "report", sandbox: "", srcdoc: text, title: "HTML report" });
+  return htmlFrame(text, "HTML report");
+}
+
+// An HTML document shown apart from the dashboard: sandbox without allow-scripts, so its
+// scripts never run and it cannot reach the API. Used for reports and for HTML outputs.
+export function htmlFrame(text, title) {
+  return h("iframe", { class: "report", sandbox: "", srcdoc: text, title });
 }
 
 // A small Markdown subset (headings, lists, code, emphasis, links, paragraphs), written here

@@ -4,7 +4,7 @@ import { api, apiUrl } from "../api.js";
 import { badge, bytes, flash, h, mount, link, num, seconds, table, when } from "../dom.js";
 import { drawDag } from "../dag.js";
 import { lineChart, seriesOf } from "../chart.js";
-import { visual } from "../visuals.js";
+import { htmlFrame, visual } from "../visuals.js";
 
 export async function runPage(main, query, runId) {
   let selected = query.step || null;
@@ -77,8 +77,7 @@ export async function runPage(main, query, runId) {
       p.rows ? h("pre", { class: "mono" }, JSON.stringify(p.rows).slice(0, 2000)) : null];
     else if (p.kind === "image") body = [h("p", { class: "muted" }, `image ${p.width}×${p.height}`),
       h("img", { class: "preview-image", alt: name, src: `data:image/png;base64,${p.png}` })];
-    // sandbox without allow-scripts: the document's scripts never run
-    else if (p.kind === "html") body = h("iframe", { class: "report", sandbox: "", srcdoc: p.html, title: name });
+    else if (p.kind === "html") body = htmlFrame(p.html, name);
     else if (p.kind === "json") body = h("pre", { class: "mono" }, JSON.stringify(p.value));
     else if (p.kind === "text") body = h("pre", { class: "mono" }, p.text + (p.truncated ? "\n…" : ""));
     else body = h("p", { class: "muted" }, `${p.type}, ${bytes(p.size)}`);
