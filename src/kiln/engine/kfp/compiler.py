@@ -72,12 +72,6 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
     modules: dict[str, str] = {}  # file -> source, read once for all steps of a module
     for name in order:
         step = spec.step(name)
-        if step.distributed and step.distributed.get("workers", 1) > 1:
-            raise SpecError(f"step '{name}' is distributed ({step.distributed['workers']} "
-                            "PyTorch workers); compiling it to a PyTorchJob is not supported "
-                            "yet", where=f"steps.{name}.distributed",
-                            hint="run it with `kiln run` on this machine, or compile without "
-                                 "distributed= for a single-process step")
         comp, exec_label = f"comp-{dns_name(name)}", f"exec-{dns_name(name)}"
         params, artifacts, sig = _inputs(spec, step)
         outputs = {o: {"artifactType": _ARTIFACT} for o in step.outputs}
@@ -96,11 +90,12 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
             component["inputDefinitions"] = inputs_def
         components[comp] = component
         fn = f"kiln_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+        step_image = step.image or image or spec.metadata.get("kubeflow_notebook", {}).get(
+            "docker_image") or DEFAULT_IMAGE
         program = _PROGRAM.format(fn=fn, signature=", ".join(sig),
-                                  task=_task_blob(spec, step, modules))
+                                  task=_task_blob(spec, step, modules, step_image))
         container: dict[str, Any] = {
-            "image": step.image or image or spec.metadata.get("kubeflow_notebook", {}).get(
-                "docker_image") or DEFAULT_IMAGE,
+            "image": step_image,
             "command": ["sh", "-c", *install, program],
             "args": ["--executor_input", "{{$}}", "--function_to_execute", fn],
         }
@@ -171,7 +166,8 @@ def _inputs(spec: PipelineSpec, step: StepSpec) -> tuple[
     return params, artifacts, sig
 
 
-def _task_blob(spec: PipelineSpec, step: StepSpec, modules: dict[str, str]) -> str:
+def _task_blob(spec: PipelineSpec, step: StepSpec, modules: dict[str, str],
+               image: str) -> str:
     """What the executor needs to run the step, packed small: zlib + base64 of JSON."""
     function = None
     if step.function is not None:
@@ -185,7 +181,7 @@ def _task_blob(spec: PipelineSpec, step: StepSpec, modules: dict[str, str]) -> s
                     from None
         function = {"module": f.module, "file": Path(f.file).name, "qualname": f.qualname,
                     "source": modules[f.file]}
-    task = {
+    task: dict[str, Any] = {
         "step": step.name, "kind": step.kind, "outputs": list(step.outputs),
         "cells": [c.__dict__ for c in step.cells],
         "prelude": [c.__dict__ for c in spec.prelude] if step.kind == "cells" else [],
@@ -196,8 +192,22 @@ def _task_blob(spec: PipelineSpec, step: StepSpec, modules: dict[str, str]) -> s
         # mount -> the PVC's path in the container (see _platform)
         "volumes": {m: {"path": mount_path(m, v), "volume": v} for m, v in step.volumes.items()},
     }
+    if distributed(step):  # what the launcher needs to write the PyTorchJob (pytorchjob.py)
+        task.update(distributed=step.distributed, image=image, timeout=step.timeout,
+                    resources=_replica_resources(step), labels=dict(step.labels),
+                    annotations=dict(step.annotations))
     raw = json.dumps(task, separators=(",", ":")).encode()
     return base64.b64encode(zlib.compress(raw, 6)).decode()
+
+
+def distributed(step: StepSpec) -> bool:
+    return step.distributed is not None and int(step.distributed.get("workers", 1)) > 1
+
+
+def _replica_resources(step: StepSpec) -> dict[str, str]:
+    """Each replica's container limits, in Kubernetes' own keys (cpu, memory, nvidia.com/gpu)."""
+    res = {**{k: v for k, v in step.resources.items() if k != "secrets"}, **step.limits}
+    return {k: str(v) for k, v in res.items()}
 
 
 def _default(name: str, ptype: str, value: Any) -> dict[str, Any]:
@@ -239,6 +249,13 @@ def _platform(spec: PipelineSpec, order: list[str]) -> dict[str, Any]:
             conf["podMetadata"] = {"labels": dict(step.labels)}
         if step.annotations:
             conf.setdefault("podMetadata", {})["annotations"] = dict(step.annotations)
+        if distributed(step):
+            # The launcher stages inputs and reads rank 0's outputs through the shared store.
+            from kiln.engine.kfp.pytorchjob import STORE_KEYS, STORE_SECRET
+
+            conf["secretAsEnv"] = [{"secretName": STORE_SECRET, "optional": True,
+                                    "keyToEnv": [{"secretKey": k, "envVar": k}
+                                                 for k in STORE_KEYS]}]
         if step.volumes:
             conf["pvcMount"] = [
                 {"constant": vol, "mountPath": mount_path(m, vol),

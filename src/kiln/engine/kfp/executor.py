@@ -8,11 +8,13 @@ digest, type), so values cross steps exactly as they do on the local engine.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import sys
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +42,44 @@ def save_artifact(value: Any, path: str, what: str) -> None:
 
 def run_step(blob: str, args: dict[str, Any]) -> None:
     task = json.loads(zlib.decompress(base64.b64decode(blob)))
+    if task.get("distributed"):
+        _launch(task, args)
+        return
+    with prepared(task):
+        run_task(task, args)
+
+
+@contextlib.contextmanager
+def prepared(task: dict[str, Any]) -> Iterator[None]:
+    """The step's working folder, and its module's source (which travels inside the
+    component) written where import finds it."""
     if task.get("workdir") and os.path.isdir(task["workdir"]):
         os.chdir(task["workdir"])  # kfp.local on the machine that compiled: files beside it
         sys.path.insert(0, task["workdir"])
     with tempfile.TemporaryDirectory(prefix="kiln-module-") as folder:
         if task["function"]:
-            # The module's source travels inside the component; write it where import finds it.
             file = os.path.join(folder, task["function"]["file"])
             Path(file).write_text(task["function"]["source"])
-            task["function"]["file"] = file
-        _run(task, args)
+            task["function"] = {**task["function"], "file": file}
+        yield
+
+
+def _launch(task: dict[str, Any], args: dict[str, Any]) -> None:
+    """A distributed step: run it as a PyTorchJob, then give rank 0's outputs and metrics to
+    KFP as this task's own."""
+    from kiln.engine.kfp import pytorchjob
+
+    metrics_art = args.pop(METRICS_OUTPUT)
+    outs = {o: args.pop(o) for o in task["outputs"]}
+    inputs = {n: v.path for n, v in args.items() if hasattr(v, "path")}
+    params = {n: v for n, v in args.items() if n not in inputs}
+    exchange, metrics = pytorchjob.launch(task, params, inputs)
+    try:
+        for name, art in outs.items():
+            exchange.pull_folder(f"out/{name}", art.path)
+        write_metrics(metrics_art, metrics)
+    finally:
+        exchange.remove()
 
 
 def _mounts(volumes: dict[str, dict[str, str]]) -> dict[str, str]:
@@ -73,7 +103,10 @@ def _local_volume(name: str) -> str | None:
         return None
 
 
-def _run(task: dict[str, Any], args: dict[str, Any]) -> None:
+def run_task(task: dict[str, Any], args: dict[str, Any], *, keep_outputs: bool = True) -> None:
+    """Load the inputs in `args`, compute, save the outputs into their artifacts' folders and
+    the last value of each metric into the Metrics artifact. `keep_outputs=False` (a
+    distributed step's ranks but 0) computes without saving outputs."""
     metrics_art = args.pop(METRICS_OUTPUT)
     ctx = context.StepContext(os.environ.get("KFP_RUN_ID", "kfp"), task["step"])
     context.set_current(ctx)
@@ -98,14 +131,18 @@ def _run(task: dict[str, Any], args: dict[str, Any]) -> None:
             text, _ = user_traceback(e)
             sys.stderr.write(text)
             raise
-        for name, art in outs.items():
+        for name, art in outs.items() if keep_outputs else ():
             save_artifact(results[name], art.path, f"'{name}' of step '{task['step']}'")
         last: dict[str, float] = {}
         for name, value, _step in ctx.metrics:
             last[name] = value  # a KFP Metrics artifact holds scalars: the last of each series
-        for name, value in last.items():
-            metrics_art.log_metric(name, value)
-        Path(metrics_art.path).parent.mkdir(parents=True, exist_ok=True)
-        Path(metrics_art.path).write_text(json.dumps(last))
+        write_metrics(metrics_art, last)
     finally:
         context.set_current(None)
+
+
+def write_metrics(metrics_art: Any, last: dict[str, float]) -> None:
+    for name, value in last.items():
+        metrics_art.log_metric(name, value)
+    Path(metrics_art.path).parent.mkdir(parents=True, exist_ok=True)
+    Path(metrics_art.path).write_text(json.dumps(last))
