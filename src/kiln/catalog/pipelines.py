@@ -78,8 +78,9 @@ def graph(spec: dict[str, Any]) -> dict[str, Any]:
 
 def add_version(cat: Catalog, *, pipeline: str, filename: str, entry: str, digest: str,
                 spec_json: str, spec_digest: str, message: str = "",
-                description: str = "") -> VersionInfo:
-    """A new version (the pipeline is created with its first version), in one transaction."""
+                description: str = "", reuse: bool = False) -> VersionInfo:
+    """A new version (the pipeline is created with its first version), in one transaction.
+    `reuse`: when the latest version holds the same file and spec, return it instead."""
     with cat.write() as s:
         p = s.scalar(select(Pipeline).where(Pipeline.name == pipeline))
         if p is None:
@@ -88,6 +89,13 @@ def add_version(cat: Catalog, *, pipeline: str, filename: str, entry: str, diges
             s.flush()
         elif description:
             p.description = description
+        if reuse:
+            latest = s.scalar(select(PipelineVersion).where(PipelineVersion.pipeline_id == p.id)
+                              .order_by(PipelineVersion.number.desc()).limit(1))
+            if latest is not None and (latest.digest, latest.filename, latest.entry,
+                                       latest.spec_digest) == (digest, filename, entry,
+                                                               spec_digest):
+                return _version(latest, pipeline)
         number = (s.scalar(select(func.max(PipelineVersion.number))
                            .where(PipelineVersion.pipeline_id == p.id)) or 0) + 1
         v = PipelineVersion(pipeline_id=p.id, number=number, filename=filename, entry=entry,

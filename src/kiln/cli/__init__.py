@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from kiln.client import Client
     from kiln.runtime import Runtime
+
+# What works against a remote `kiln server` (KILN_URL): each of these asks remote() first.
+REMOTE_COMMANDS = frozenset({
+    "run", "logs", "runs ls", "runs show", "runs cancel", "artifacts ls", "artifacts get",
+    "pipeline upload", "pipeline ls", "volume ls", "volume files"})
+# Commands that never open a home, so KILN_URL does not concern them.
+HOMELESS_COMMANDS = frozenset({"compile", "submit", "server"})
 
 
 def runtime() -> Runtime:
@@ -13,3 +22,12 @@ def runtime() -> Runtime:
     from kiln.runtime import Runtime
 
     return Runtime.open()
+
+
+def remote() -> Client | None:
+    """The server KILN_URL names (with KILN_TOKEN), or None to work on this machine."""
+    if not os.environ.get("KILN_URL"):
+        return None
+    from kiln.client import Client
+
+    return Client.from_env()

@@ -73,11 +73,47 @@ def _register() -> None:
     notebooks.register(app)
 
 
+def command_path(args: list[str], groups: set[str]) -> str:
+    """'runs ls' for `kiln --namespace a runs ls -n 5`; 'run' for `kiln run x.py`."""
+    words: list[str] = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--namespace" and not words:
+            skip = True
+        elif not a.startswith("-"):
+            words.append(a)
+            if len(words) == (2 if words[0] in groups else 1):
+                break
+    return " ".join(words)
+
+
+def _check_remote(args: list[str]) -> None:
+    """With KILN_URL set, a command that has no remote form must not quietly work on this
+    machine's home instead of the server's."""
+    import os
+
+    from kiln.cli import HOMELESS_COMMANDS, REMOTE_COMMANDS
+    from kiln.errors import UserError
+
+    if not os.environ.get("KILN_URL") or "--help" in args:
+        return
+    path = command_path(args, {g.name for g in app.registered_groups if g.name})
+    if not path or path in REMOTE_COMMANDS or path.split()[0] in HOMELESS_COMMANDS:
+        return
+    raise UserError(f"`kiln {path}` works on this machine's KILN_HOME and has no remote form; "
+                    f"KILN_URL is set to {os.environ['KILN_URL']}", where="KILN_URL",
+                    hint="unset KILN_URL to run it here, or run it where the server runs; "
+                         "remote commands: " + ", ".join(sorted(REMOTE_COMMANDS)))
+
+
 def main(argv: list[str] | None = None) -> None:
     from kiln.errors import KilnError, NotFoundError, UserError
 
     _register()
     try:
+        _check_remote(sys.argv[1:] if argv is None else argv)
         app(args=argv, prog_name="kiln")
     except KilnError as e:
         from rich.console import Console

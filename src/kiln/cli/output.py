@@ -25,10 +25,10 @@ def print_json(value: Any) -> None:
 
 def print_listing(items: Sequence[Any], *, as_json: bool, columns: Sequence[str],
                   row: Callable[[Any], Sequence[str]], empty: str) -> None:
-    """What an `ls` prints: each item's to_dict() as JSON, or a table, or (with nothing to
-    list) what to do to get something."""
+    """What an `ls` prints: each item (a dict, or a record's to_dict()) as JSON, or a table,
+    or (with nothing to list) what to do to get something."""
     if as_json:
-        print_json([x.to_dict() for x in items])
+        print_json([x if isinstance(x, dict) else x.to_dict() for x in items])
         return
     from rich.console import Console
     from rich.table import Table

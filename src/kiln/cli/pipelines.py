@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kiln.cli import status
+from kiln.cli import remote, status
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from kiln.client import Client
     from kiln.engine.result import Run
 
 _TARGET_HELP = "A notebook (.ipynb), module.py[:pipeline] or spec.json."
@@ -61,6 +62,18 @@ def run(
     if (resume is None) == (target is None):
         raise UserError("give a pipeline to run, or --resume RUN --from STEP (not both)")
     labels = parse_assignments(label, what="label", example="-l team=vision")
+    client = remote()
+    if client is not None:
+        local_only = {"--snapshot/--no-snapshot": snapshot is not None,
+                      "--parallelism": bool(parallelism), "--no-cache": no_cache}
+        for option, given in local_only.items():
+            if given:
+                raise UserError(f"{option} is for runs on this machine; KILN_URL is set",
+                                where=option, hint="the server runs with its own settings; "
+                                                   "unset KILN_URL to run here")
+        _run_remote(client, console, target, parse_assignments(param), resume, from_step,
+                    experiment or None, labels, quiet)
+        return
     if run_id is not None:
         # Started in the background, where SIGINT may be ignored; cancelling
         # (kiln.engine.launch.cancel) sends SIGINT, so take it back.
@@ -86,14 +99,77 @@ def run(
         raise typer.Exit(status.RUN_FAILED)
 
 
-def _summary(console: Console, result: Run) -> None:
-    style = "green" if result.status == "succeeded" else "red"
-    console.print(f"run [bold]{result.id}[/] [{style}]{result.status}[/]")
-    if result.metrics:
-        console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
-    if result.error:
-        console.print(f"[red]{result.error}[/]", markup=True)
-    console.print(f"details: kiln runs show {result.id}   logs: kiln logs {result.id}")
+def _summary(console: Console, result: Run | dict[str, Any]) -> None:
+    """How a run ended (a Run here, or the API's dict of one on a server)."""
+    r: dict[str, Any] = result if isinstance(result, dict) else \
+        {"id": result.id, "status": result.status, "metrics": result.metrics,
+         "error": result.error}
+    style = "green" if r["status"] == "succeeded" else "red"
+    console.print(f"run [bold]{r['id']}[/] [{style}]{r['status']}[/]")
+    if r["metrics"]:
+        console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items()))
+    if r["error"]:
+        console.print(f"[red]{r['error']}[/]", markup=True)
+    console.print(f"details: kiln runs show {r['id']}   logs: kiln logs {r['id']}")
+
+
+def _run_remote(client: Client, console: Console, target: str | None, params: dict[str, str],
+                resume: str | None, from_step: str | None, experiment: str | None,
+                labels: dict[str, str], quiet: bool) -> None:
+    """`kiln run` with KILN_URL: upload the pipeline as a new version, start it on the server,
+    and follow it there (states, and each step's log unless --quiet). Ctrl-C cancels it."""
+    from kiln.errors import UserError
+
+    if resume is not None:
+        run = client.resume(resume, from_step or "", params)
+    else:
+        assert target is not None
+        file, _, entry = target.partition(":") if not Path(target).is_file() else (target, "", "")
+        if not Path(file).is_file():
+            raise UserError(f"no such file: {file}", where=target,
+                            hint="give a notebook, module.py[:pipeline] or spec.json")
+        version = client.upload_pipeline(Path(file), entry=entry, reuse=True)
+        run = client.start_run(version["pipeline"], version=version["number"], params=params,
+                               experiment=experiment, labels=labels)
+        console.print(f"pipeline {version['pipeline']} version {version['number']} "
+                      f"on {client.url}")
+    console.print(f"run [bold]{run['id']}[/] started on {client.url}")
+    seen: dict[str, str] = {}
+    offsets: dict[str, int] = {}
+
+    def follow(info: dict[str, Any]) -> None:
+        for t in info["tasks"]:
+            step, state = t["step"], t["status"]
+            if not quiet and state != "queued" and state != "cached":
+                text = _remote_log_tail(client, info["id"], step, offsets)
+                for line in text.splitlines():
+                    console.print(f"[dim]{step}[/] | {line}", markup=True, highlight=False)
+            if seen.get(step) != state:
+                seen[step] = state
+                if state != "queued":
+                    console.print(f"[bold]{step}[/]: {state}")
+
+    try:
+        final = client.wait(run["id"], on_poll=follow)
+    except KeyboardInterrupt:
+        client.cancel(run["id"])
+        console.print(f"[magenta]cancelled[/]: run {run['id']} is being stopped on the server")
+        raise typer.Exit(status.CANCELLED) from None
+    _summary(console, final)
+    if final["status"] != "succeeded":
+        raise typer.Exit(status.RUN_FAILED)
+
+
+def _remote_log_tail(client: Client, run_id: str, step: str, offsets: dict[str, int]) -> str:
+    """What the step's log gained since the last call."""
+    from kiln.errors import NotFoundError
+
+    try:
+        text = client.logs(run_id, step, offsets.get(step, 0))
+    except NotFoundError:
+        return ""
+    offsets[step] = offsets.get(step, 0) + len(text.encode())
+    return text
 
 
 def compile_(

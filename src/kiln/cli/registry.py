@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from kiln.cli import runtime
+from kiln.cli import remote, runtime
 
 pipeline_app = typer.Typer(help="Uploaded pipelines and their versions.", no_args_is_help=True)
 
@@ -27,8 +27,14 @@ def upload(path: Path = typer.Argument(..., help="A notebook, module.py or spec.
 
     if not path.is_file():
         raise UserError(f"no such file: {path}", where=str(path))
-    v = versions.upload(path.read_bytes(), path.name, name=name, entry=entry, message=message)
-    typer.echo(f"pipeline {v.pipeline} version {v.number} ({len(v.spec()['steps'])} steps)")
+    client = remote()
+    if client is not None:
+        v = client.upload_pipeline(path, name=name, entry=entry, message=message)
+    else:
+        v = versions.upload(path.read_bytes(), path.name, name=name, entry=entry,
+                            message=message).to_dict()
+    typer.echo(f"pipeline {v['pipeline']} version {v['number']} "
+               f"({len(v['graph']['nodes'])} steps)")
 
 
 @pipeline_app.command("ls")
@@ -37,8 +43,10 @@ def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     from kiln.catalog.pipelines import list_pipelines
     from kiln.cli.output import print_listing
 
-    print_listing(list_pipelines(runtime().catalog), as_json=as_json,
-                  columns=("pipeline", "versions", "latest", "runs"),
-                  row=lambda p: (p.name, str(p.versions), p.latest.created_at.strftime(
-                      "%Y-%m-%d %H:%M") if p.latest else "", str(p.runs)),
+    client = remote()
+    found = client.pipelines() if client is not None else \
+        [p.to_dict() for p in list_pipelines(runtime().catalog)]
+    print_listing(found, as_json=as_json, columns=("pipeline", "versions", "latest", "runs"),
+                  row=lambda p: (p["name"], str(p["versions"]), p["latest"]["created_at"][:16]
+                                 .replace("T", " ") if p["latest"] else "", str(p["runs"])),
                   empty="no pipelines yet: `kiln pipeline upload FILE` adds one")

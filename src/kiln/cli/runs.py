@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kiln.cli import runtime
+from kiln.cli import remote, runtime
 from kiln.cli.output import human_size
+
+if TYPE_CHECKING:
+    from kiln.client import Client
 
 runs_app = typer.Typer(help="List and inspect pipeline runs.", no_args_is_help=True)
 artifacts_app = typer.Typer(help="Step outputs stored by runs.", no_args_is_help=True)
@@ -54,22 +59,46 @@ def ls(
     if status and status not in (*FINISHED, "running"):
         raise UserError(f"unknown status '{status}'",
                         hint="use running, succeeded, failed or cancelled")
-    runs = list_runs(runtime().catalog, limit=limit, experiment=experiment or None,
-                     status=status or None, filter_text=filter_text or None, sort=sort or None)
+    client = remote()
+    if client is not None:
+        runs = client.runs(limit=limit, experiment=experiment or None, status=status or None,
+                           filter=filter_text or None, sort=sort or None)
+    else:
+        runs = [_without_tasks(r.to_dict()) for r in list_runs(
+            runtime().catalog, limit=limit, experiment=experiment or None,
+            status=status or None, filter_text=filter_text or None, sort=sort or None)]
     if as_json:
-        out = [{k: v for k, v in r.to_dict().items() if k != "tasks"} for r in runs]
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        sys.stdout.write(json.dumps(runs, indent=2) + "\n")
         return
     table = Table(show_edge=False)
     for col in ("run", "pipeline", "experiment", "status", "started", "duration", "metrics"):
         table.add_column(col)
     for r in runs:
-        metrics = ", ".join(f"{k}={v:.4g}" for k, v in list(r.metrics.items())[:3])
-        table.add_row(r.id, r.pipeline, r.experiment or "",
-                      f"[{_STYLE.get(r.status, '')}]{r.status}[/]",
-                      r.created_at.strftime("%Y-%m-%d %H:%M:%S"), _fmt_duration(r.duration),
-                      metrics)
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in list(r["metrics"].items())[:3])
+        table.add_row(r["id"], r["pipeline"], r["experiment"] or "",
+                      f"[{_STYLE.get(r['status'], '')}]{r['status']}[/]",
+                      _fmt_time(r["created_at"]), _fmt_duration(r["duration"]), metrics)
     Console().print(table if runs else "no runs yet: start one with `kiln run` or `kiln demo`")
+
+
+def _without_tasks(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in run.items() if k != "tasks"}
+
+
+def _fmt_time(iso: str) -> str:
+    return iso[:19].replace("T", " ")
+
+
+def _get_run(ref: str) -> dict[str, Any]:
+    """The run as the API gives it, from the server (KILN_URL) or this machine's catalog."""
+    client = remote()
+    if client is not None:
+        run = client.run(ref)
+        run.pop("graph", None)
+        return run
+    from kiln.catalog.runs import get_run
+
+    return get_run(runtime().catalog, ref).to_dict()
 
 
 @runs_app.command("show")
@@ -81,30 +110,30 @@ def show(
     from rich.console import Console
     from rich.table import Table
 
-    from kiln.catalog.runs import get_run
-
-    info = get_run(runtime().catalog, run)
+    info = _get_run(run)
     if as_json:
-        sys.stdout.write(json.dumps(info.to_dict(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(info, indent=2) + "\n")
         return
     c = Console(highlight=False)
-    c.print(f"[bold]run {info.id}[/]  pipeline {info.pipeline}  "
-            f"[{_STYLE.get(info.status, '')}]{info.status}[/]  {_fmt_duration(info.duration)}")
-    if info.experiment:
-        c.print(f"experiment: {info.experiment}")
-    if info.error:
-        c.print(f"[red]error: {info.error}[/]")
-    if info.params:
-        c.print("params: " + ", ".join(f"{k}={v!r}" for k, v in info.params.items()))
-    if info.metrics:
-        c.print("metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in info.metrics.items()))
+    c.print(f"[bold]run {info['id']}[/]  pipeline {info['pipeline']}  "
+            f"[{_STYLE.get(info['status'], '')}]{info['status']}[/]  "
+            f"{_fmt_duration(info['duration'])}")
+    if info["experiment"]:
+        c.print(f"experiment: {info['experiment']}")
+    if info["error"]:
+        c.print(f"[red]error: {info['error']}[/]")
+    if info["params"]:
+        c.print("params: " + ", ".join(f"{k}={v!r}" for k, v in info["params"].items()))
+    if info["metrics"]:
+        c.print("metrics: " + ", ".join(f"{k}={v:.6g}" for k, v in info["metrics"].items()))
     table = Table(show_edge=False, title="steps", title_justify="left")
     for col in ("step", "state", "time", "attempts", "outputs"):
         table.add_column(col)
-    for t in info.tasks:
-        outs = ", ".join(f"{n} ({a.codec}, {human_size(a.size)})" for n, a in t.outputs.items())
-        table.add_row(t.step, f"[{_STYLE.get(t.status, '')}]{t.status}[/]",
-                      _fmt_duration(t.duration), str(t.attempts), outs)
+    for t in info["tasks"]:
+        outs = ", ".join(f"{n} ({a['codec']}, {human_size(a['size'])})"
+                         for n, a in t["outputs"].items())
+        table.add_row(t["step"], f"[{_STYLE.get(t['status'], '')}]{t['status']}[/]",
+                      _fmt_duration(t["duration"]), str(t["attempts"]), outs)
     c.print(table)
 
 
@@ -113,15 +142,33 @@ def logs(
     step: str = typer.Argument("", help="Only this step (default: every step)."),
 ) -> None:
     """Print the logs of a run's steps."""
-    from kiln.engine.api import get_run
+    client = remote()
+    if client is None:
+        from kiln.engine.api import get_run
 
-    r = get_run(run)
-    steps = [step] if step else list(r.steps)
+        r = get_run(run)
+        states, read = r.steps, r.logs
+    else:
+        info = client.run(run)
+        states = {t["step"]: t["status"] for t in info["tasks"]}
+        read = functools.partial(_remote_log, client, info["id"], states)
+    steps = [step] if step else list(states)
     for s in steps:
-        text = r.logs(s)
+        text = read(s)
         if len(steps) > 1:
-            typer.echo(f"=== {s} ({r.steps.get(s, '?')})")
+            typer.echo(f"=== {s} ({states.get(s, '?')})")
         typer.echo(text, nl=not text.endswith("\n") and bool(text))
+
+
+def _remote_log(client: Client, run_id: str, states: dict[str, str], step: str) -> str:
+    from kiln.errors import NotFoundError
+
+    try:
+        return client.logs(run_id, step)
+    except NotFoundError:
+        if step not in states:
+            raise  # the server's "no step" error, with its suggestions
+        return ""  # a step that has not started has no log yet, as locally
 
 
 @artifacts_app.command("ls")
@@ -130,15 +177,14 @@ def artifacts_ls(run: str = typer.Argument(..., help="Run id, prefix or 'latest'
     from rich.console import Console
     from rich.table import Table
 
-    from kiln.catalog.runs import get_run
-
-    info = get_run(runtime().catalog, run)
+    info = _get_run(run)
     table = Table(show_edge=False)
     for col in ("step", "name", "type", "codec", "size", "digest"):
         table.add_column(col)
-    for t in info.tasks:
-        for name, a in t.outputs.items():
-            table.add_row(t.step, name, a.type_name, a.codec, human_size(a.size), a.digest[:12])
+    for t in info["tasks"]:
+        for name, a in t["outputs"].items():
+            table.add_row(t["step"], name, a["type_name"], a["codec"], human_size(a["size"]),
+                          a["digest"][:12])
     Console().print(table)
 
 
@@ -150,14 +196,20 @@ def artifacts_get(
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the file."),
 ) -> None:
     """Copy a step output's stored file (e.g. .parquet, .npy, .joblib) to a path."""
-    from kiln.catalog.runs import get_run
     from kiln.errors import UserError
     from kiln.files import atomic_path
 
-    rt = runtime()
-    ref = get_run(rt.catalog, run).output(step, name)
     if output.is_dir():
         raise UserError(f"{output} is a folder", hint="give a file path, e.g. -o model.joblib")
+    client = remote()
+    if client is not None:
+        size = client.download_output(run, step, name, output)
+        typer.echo(f"wrote {output} ({human_size(size)})")
+        return
+    from kiln.catalog.runs import get_run
+
+    rt = runtime()
+    ref = get_run(rt.catalog, run).output(step, name)
     with atomic_path(output) as tmp:
         shutil.copyfile(rt.store.local_path(ref.digest), tmp)
     typer.echo(f"wrote {output} ({ref.codec}, {human_size(ref.size)})")
@@ -212,9 +264,13 @@ def lineage(ref: str = typer.Argument(..., help="A run, an artifact digest, or R
 @runs_app.command("cancel")
 def cancel(run: str = typer.Argument(..., help="Run id, prefix or 'latest'.")) -> None:
     """Stop a running run (its steps are stopped, as with Ctrl-C)."""
-    from kiln.engine.launch import cancel as cancel_run
+    client = remote()
+    if client is not None:
+        status = client.cancel(run)["status"]
+    else:
+        from kiln.engine.launch import cancel as cancel_run
 
-    status = cancel_run(run, rt=runtime(), wait=30.0)
+        status = cancel_run(run, rt=runtime(), wait=30.0)
     typer.echo(f"run {run}: " + ("cancelling (its steps are being stopped)"
                                  if status == "running" else status))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from kiln.cli import runtime
+from kiln.cli import remote, runtime
 from kiln.cli.output import human_size, print_json
 
 volume_app = typer.Typer(help="Named data folders: create, list, remove, and work with their "
@@ -40,23 +40,22 @@ def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from kiln.catalog import volumes as records
+    from kiln.volumes import volumes
 
-    rt = runtime()
-    vols = records.list_volumes(rt.catalog)
-    latest = {v.name: records.latest_snapshot(rt.catalog, v.name) for v in vols}
+    client = remote()
+    vols = client.volumes() if client is not None else volumes.listing(rt=runtime())
     if as_json:
-        print_json([{**v.to_dict(), "latest_snapshot": latest[v.name].id if latest[v.name]
-                     else None} for v in vols])
+        print_json([{**v, "latest_snapshot": v["latest_snapshot"]["id"]
+                     if v["latest_snapshot"] else None} for v in vols])
         return
     if not vols:
         typer.echo("no volumes yet; create one with `kiln volume create NAME`")
         return
     t = Table("name", "path", "latest snapshot", "schedule", "retention", box=None)
     for v in vols:
-        s = latest[v.name]
-        t.add_row(v.name, v.path, f"{s.short} {s.created_at:%Y-%m-%d %H:%M}" if s else "-",
-                  _schedule_text(v.schedule), _policy_text(v.retention))
+        s = v["latest_snapshot"]
+        t.add_row(v["name"], v["path"], f"{s['id'][:12]} {s['created_at'][:16].replace('T', ' ')}"
+                  if s else "-", _schedule_text(v["schedule"]), _policy_text(v["retention"]))
     Console().print(t)
 
 
@@ -106,14 +105,16 @@ def files(name: str = typer.Argument(...), path: str = typer.Argument("", help="
 
     from kiln.volumes import volumes
 
-    entries = volumes.files(name, path, rt=runtime())
+    client = remote()
+    entries = client.files(name, path) if client is not None else \
+        [e.to_dict() for e in volumes.files(name, path, rt=runtime())]
     if as_json:
-        print_json([e.to_dict() for e in entries])
+        print_json(entries)
         return
     t = Table("path", "type", "size", box=None)
     for e in entries:
-        t.add_row(e.path + ("/" if e.type == "dir" else ""), e.type,
-                  human_size(e.size) if e.type == "file" else "")
+        t.add_row(e["path"] + ("/" if e["type"] == "dir" else ""), e["type"],
+                  human_size(e["size"]) if e["type"] == "file" else "")
     Console().print(t)
 
 

@@ -24,8 +24,11 @@ MAX_UPLOAD = 50 << 20  # a pipeline is code, not data: data goes in volumes
 
 
 def upload(data: bytes, filename: str, *, name: str | None = None, entry: str = "",
-           message: str = "", description: str = "", rt: Runtime | None = None) -> VersionInfo:
-    """Add a version of pipeline `name` (default: the name the file's pipeline declares)."""
+           message: str = "", description: str = "", reuse: bool = False,
+           rt: Runtime | None = None) -> VersionInfo:
+    """Add a version of pipeline `name` (default: the name the file's pipeline declares).
+    `reuse`: the latest version instead, when it holds the same file (`kiln run` on a server
+    uploads what it runs, and a run of an unchanged file should not add a version)."""
     from kiln.engine.targets import load_spec
 
     rt = rt or Runtime.open()
@@ -62,7 +65,7 @@ def upload(data: bytes, filename: str, *, name: str | None = None, entry: str = 
         return records.add_version(rt.catalog, pipeline=pipeline, filename=base, entry=entry,
                                    digest=info.digest, spec_json=spec.to_json(indent=None),
                                    spec_digest=spec.digest(), message=message,
-                                   description=description or spec.description)
+                                   description=description or spec.description, reuse=reuse)
 
 
 def target(version: VersionInfo, rt: Runtime) -> str:

@@ -24,6 +24,8 @@ def upload(file: UploadFile = File(..., description="A .ipynb, .py or .json spec
            name: str | None = Form(None, description="Default: the pipeline's own name."),
            entry: str = Form("", description="For a .py module: the @kiln.pipeline function."),
            message: str = Form(""), description: str = Form(""),
+           reuse: bool = Form(False, description="Return the latest version instead when it "
+                                                 "holds the same file."),
            rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     """Add a version (the first one creates the pipeline). The file is compiled now, so a
     broken one is refused with the compiler's error."""
@@ -31,7 +33,7 @@ def upload(file: UploadFile = File(..., description="A .ipynb, .py or .json spec
 
     data = file.file.read(versions.MAX_UPLOAD + 1)
     v = versions.upload(data, file.filename or "", name=name or None, entry=entry,
-                        message=message, description=description, rt=rt)
+                        message=message, description=description, reuse=reuse, rt=rt)
     return v.to_dict()
 
 

@@ -44,7 +44,8 @@ class Restore(BaseModel):
 
 @router.get("/volumes")
 def list_volumes(rt: Runtime = Depends(runtime)) -> list[dict[str, Any]]:
-    return [v.to_dict() for v in volumes.list_volumes(rt=rt)]
+    """Each volume with its latest snapshot (null when it has none)."""
+    return volumes.listing(rt=rt)
 
 
 @router.post("/volumes", status_code=201)

@@ -69,6 +69,17 @@ def list_volumes(*, rt: Runtime | None = None) -> list[VolumeInfo]:
     return records.list_volumes((rt or Runtime.open()).catalog)
 
 
+def listing(*, rt: Runtime | None = None) -> list[dict[str, Any]]:
+    """Every volume as a dict with its latest snapshot (or None): what `kiln volume ls` and
+    GET /volumes show."""
+    cat = (rt or Runtime.open()).catalog
+    out = []
+    for v in records.list_volumes(cat):
+        snap = records.latest_snapshot(cat, v.name)
+        out.append({**v.to_dict(), "latest_snapshot": snap.to_dict() if snap else None})
+    return out
+
+
 def remove(name: str, *, rt: Runtime | None = None) -> VolumeInfo:
     """Forget a volume and its snapshots (gc frees their bytes). A managed volume's folder is
     deleted; an adopted folder is left as it is."""
