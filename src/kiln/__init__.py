@@ -50,10 +50,12 @@ _LAZY = {
     "log_roc": "kiln.sdk", "log_table": "kiln.sdk",
     "Service": "kiln.serving.api", "serve": "kiln.serving.api",
     "PipelineSpec": "kiln.spec",
+    "Client": "kiln.client",
 }
 
 if TYPE_CHECKING:
     from kiln import volumes
+    from kiln.client import Client
     from kiln.engine.api import compile, get_run, lineage, load, resume, run, search_runs
     from kiln.engine.result import Run
     from kiln.marshal import Codec, register_codec
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
     from kiln.spec import PipelineSpec
 
 __all__ = [
+    "Client",
     "Codec",
     "CodecError",
     "KilnError",
