@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import urllib.error
@@ -138,13 +139,31 @@ def debian_package(package: str, find: Callable[[], str | None]) -> str:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         pytest.skip(f"needs Debian's {package}: sudo apt-get install -y {package}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env,
-                   capture_output=True)
+    with _machine_lock("apt"):  # test workers run in parallel; apt takes one at a time
+        found = find()
+        if found:
+            return found
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True, env=env,
+                       capture_output=True)
     found = find()
     assert found, f"apt-get installed {package} but it cannot be found"
     return found
+
+
+@contextlib.contextmanager
+def _machine_lock(name: str) -> Iterator[None]:
+    """One holder at a time on this machine (pytest-xdist workers set up shared things)."""
+    import fcntl
+
+    path = Path(tempfile.gettempdir()) / f"kiln-tests-{name}.lock"
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _postgres_bin() -> str | None:
@@ -251,11 +270,14 @@ def tool_python(name: str, pins: list[str]) -> Path:
     venv = cache / name
     py = venv / "bin" / "python"
     marker = venv / ".complete"
-    if not marker.exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", *pins], check=True,
-                       capture_output=True)
-        marker.write_text(" ".join(pins))
+    if marker.exists():
+        return py
+    with _machine_lock(f"venv-{name}"):
+        if not marker.exists():
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+            subprocess.run([str(py), "-m", "pip", "install", "-q", *pins], check=True,
+                           capture_output=True)
+            marker.write_text(" ".join(pins))
     return py
 
 

@@ -165,6 +165,12 @@ def test_kfp_compiles_a_distributed_step_to_a_pytorchjob_the_training_sdk_loads(
                                env={"KILN_STORE": "s3://ml/kiln"})
     out = tmp_path / "job.yaml"
     out.write_text(yaml.safe_dump(body))
+    # what the CRD requires (training-operator's kubeflow.org_pytorchjobs.yaml, v1):
+    # spec.pytorchReplicaSpecs; in each replica's pod spec, containers, each with a name
+    assert set(body["spec"]["pytorchReplicaSpecs"]) == {"Master", "Worker"}
+    for rs in body["spec"]["pytorchReplicaSpecs"].values():
+        assert rs["template"]["spec"]["containers"]
+        assert all(c["name"] for c in rs["template"]["spec"]["containers"])
 
     checker = tmp_path / "check.py"
     checker.write_text(CHECK_JOB)

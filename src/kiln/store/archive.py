@@ -275,13 +275,24 @@ def write_file(repo: Repository, chunks: list[str], dest: Path | str) -> int:
     return os.path.getsize(dest)
 
 
-def _write_chunks(repo: Repository, chunks: list[str], path: str) -> None:
+def _write_chunks(repo: Repository, chunks: list[str], path: str,
+                  meta: tuple[int, int] | None = None) -> None:
     """Write `path` from chunks, each checked against its hash first; on any error the file
-    is removed, so no bad or partial data is left behind."""
+    is removed, so no bad or partial data is left behind. `meta`: (mode, mtime ns) to set
+    through the open descriptor (no second path lookup per file)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
     try:
-        with open(path, "wb") as f:
+        try:
             for c in chunks:
-                f.write(repo.read("d", c))
+                data = repo.read("d", c)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            if meta is not None:
+                os.fchmod(fd, meta[0])
+                os.utime(fd, ns=(meta[1], meta[1]))
+        finally:
+            os.close(fd)
     except BaseException:
         try:
             os.unlink(path)
@@ -324,10 +335,10 @@ def restore(repo: Repository, tree_id: str, dest: Path, *,
             raise StoreError(f"cannot restore {target}: something else is in its place")
         if os.path.lexists(target):
             write_file(repo, node["chunks"], target)
+            os.chmod(target, node["mode"])
+            os.utime(target, ns=(node["mtime"], node["mtime"]))
         else:
-            _write_chunks(repo, node["chunks"], target)
-        os.chmod(target, node["mode"])
-        os.utime(target, ns=(node["mtime"], node["mtime"]))
+            _write_chunks(repo, node["chunks"], target, (node["mode"], node["mtime"]))
         progress(node["size"])
 
     entries = repo.entries()

@@ -265,9 +265,16 @@ class Repository:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def read_stored(self, kind: str, blob_id: str) -> bytes:
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        # One per thread, reused: making a context per blob cost ~16 us, 0.3 s per 20k files.
+        d: zstandard.ZstdDecompressor | None = getattr(self._tls, "zd", None)
+        if d is None:
+            d = self._tls.zd = zstandard.ZstdDecompressor()
+        return d
+
+    def read_stored(self, kind: str, blob_id: str, entry: BlobEntry | None = None) -> bytes:
         """A blob's bytes as stored in its pack (maybe compressed)."""
-        e = self.entry(kind, blob_id)
+        e = entry or self.entry(kind, blob_id)
         raw = self.backend.get(pack_name(e.pack), e.offset, e.length)
         if len(raw) != e.length:
             raise StoreError(f"pack {e.pack[:12]} is truncated (blob {kind}:{blob_id[:12]})",
@@ -276,9 +283,9 @@ class Repository:
 
     def read(self, kind: str, blob_id: str, *, verify: bool = True) -> bytes:
         e = self.entry(kind, blob_id)
-        raw = self.read_stored(kind, blob_id)
+        raw = self.read_stored(kind, blob_id, e)
         try:
-            data = zstandard.ZstdDecompressor().decompress(raw, max_output_size=e.raw_length) \
+            data = self._decompressor().decompress(raw, max_output_size=e.raw_length) \
                 if e.compressed else raw
         except zstandard.ZstdError as err:
             raise StoreError(f"blob {kind}:{blob_id[:12]} in pack {e.pack[:12]} is damaged "
