@@ -238,15 +238,15 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @contextlib.contextmanager
-def kiln_server(*args: str) -> Iterator[str]:
-    """A real `kiln server` process on a free loopback port (KILN_HOME from the environment);
-    yields its base URL once /api/v1/health answers, and stops it after."""
+def kiln_server(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real `kiln server` process on a free loopback port (KILN_HOME from the environment,
+    plus `env`); yields its base URL once /api/v1/health answers, and stops it after."""
     import httpx
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kiln.cli", "server", "--port", str(port),
                              *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ})
+                            text=True, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:

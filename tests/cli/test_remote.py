@@ -1,7 +1,7 @@
 """The CLI against a remote `kiln server` (KILN_URL + KILN_TOKEN): two users with their own
-KILN_HOMEs run pipelines on one server and see each other's runs, logs and outputs; nothing
-is written to their own homes; bad addresses, tokens and commands without a remote form are
-clear errors."""
+KILN_HOMEs run pipelines on one server (its catalog in PostgreSQL, its store in S3, both on
+loopback) and see each other's runs, logs and outputs; nothing is written to their own homes;
+bad addresses, tokens and commands without a remote form are clear errors."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from kiln.cli import status
-from tests.conftest import kiln_server, run_cli
+from tests.conftest import PostgresServer, kiln_server, run_cli
 
 TOKEN = "team-secret-1"
 
@@ -40,21 +40,36 @@ def numbers(n: int = 6, scale: float = 2.0):
 
 
 @pytest.fixture
-def server(kiln_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("KILN_SERVER_TOKEN", TOKEN)
-    with kiln_server() as base:
-        monkeypatch.delenv("KILN_SERVER_TOKEN")
+def server(kiln_home: Path) -> Iterator[str]:
+    with kiln_server(env={"KILN_SERVER_TOKEN": TOKEN}) as base:
+        yield base
+
+
+@pytest.fixture
+def shared_server(kiln_home: Path, postgres: PostgresServer, s3_env: str) -> Iterator[str]:
+    """The deployment of docs/deploy.md: the server's catalog in PostgreSQL, its store in S3;
+    only the server has their addresses and credentials."""
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="team")
+    with kiln_server(env={"KILN_SERVER_TOKEN": TOKEN, "KILN_STORE": "s3://team/kiln",
+                          "KILN_S3_ENDPOINT_URL": s3_env,
+                          "KILN_DATABASE_URL": postgres.url(postgres.create_database())}
+                     ) as base:
         yield base
 
 
 def user(tmp_path: Path, name: str, url: str, token: str = TOKEN) -> dict[str, str]:
-    return {"KILN_HOME": str(tmp_path / f"home-{name}"), "KILN_URL": url, "KILN_TOKEN": token}
+    # no database or store of their own to fall back on: only the server's address and token
+    return {"KILN_HOME": str(tmp_path / f"home-{name}"), "KILN_URL": url, "KILN_TOKEN": token,
+            "KILN_DATABASE_URL": "", "KILN_STORE": "", "AWS_ACCESS_KEY_ID": "",
+            "AWS_SECRET_ACCESS_KEY": ""}
 
 
-def test_two_users_run_on_one_server_and_see_each_others_runs(server: str, tmp_path: Path
-                                                               ) -> None:
+def test_two_users_run_on_one_server_and_see_each_others_runs(shared_server: str,
+                                                               tmp_path: Path) -> None:
     (tmp_path / "numpipe.py").write_text(MODULE)
-    alice, bob = user(tmp_path, "alice", server), user(tmp_path, "bob", server)
+    alice, bob = user(tmp_path, "alice", shared_server), user(tmp_path, "bob", shared_server)
 
     r = run_cli("run", "numpipe.py:numbers", "-p", "n=8", "-e", "shared", cwd=tmp_path, env=alice)
     assert r.returncode == 0, r.stderr
