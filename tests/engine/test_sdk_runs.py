@@ -297,3 +297,19 @@ def test_installed_libraries_a_pipeline_imports_are_preloaded_but_not_local_modu
     names = imported_libraries(kiln.compile(nb))
     assert "sklearn.linear_model" in names and "numpy" in names
     assert "helpers" not in names and "kiln" not in names and "json" not in names
+
+
+def test_a_module_named_like_a_standard_module_still_runs(tmp_path):
+    """`numbers.py` imported as `numbers` would stand in for the standard module numpy and
+    pandas import (and fail in their import); it is imported under a private name."""
+    from tests.conftest import run_cli
+
+    (tmp_path / "numbers.py").write_text(
+        "import kiln\nimport pandas as pd\n\n"
+        "@kiln.step\ndef make(n: int) -> pd.DataFrame:\n    return pd.DataFrame({'a': range(n)})\n\n"
+        "@kiln.step\ndef total(df: pd.DataFrame) -> int:\n"
+        "    kiln.log_metric('total', int(df['a'].sum()))\n    return int(df['a'].sum())\n\n"
+        "@kiln.pipeline(name='numbers')\ndef numbers(n: int = 5):\n    total(make(n))\n")
+    r = run_cli("run", f"{tmp_path / 'numbers.py'}:numbers", "-q")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "total=10" in r.stdout

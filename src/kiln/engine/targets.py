@@ -43,11 +43,34 @@ def load_spec(target: Any) -> PipelineSpec:
                       "or a .json spec from `kiln compile`")
 
 
+def _module_name(path: Path) -> str:
+    """The name to import a pipeline file as: its stem, unless that is no identifier or names
+    a module that exists apart from the file (`numbers.py`, `json.py`, an installed package):
+    registered under that name, the file would stand in for it for every library that
+    imports it (numpy imports `numbers`), and fail in their place."""
+    import importlib.util
+
+    stem = path.stem
+    if not stem.isidentifier() or stem in sys.stdlib_module_names:
+        return "kiln_pipeline_module"
+    loaded = sys.modules.get(stem)
+    if loaded is not None:
+        other = os.path.abspath(getattr(loaded, "__file__", "") or "")
+        return stem if other == str(path) else "kiln_pipeline_module"
+    try:
+        found = importlib.util.find_spec(stem)
+    except (ImportError, ValueError):
+        return stem
+    if found is not None and found.origin and os.path.abspath(found.origin) != str(path):
+        return "kiln_pipeline_module"
+    return stem
+
+
 def _module_pipeline(path: Path, func: str | None) -> Any:
     from kiln.sdk.decorators import Pipeline
 
     path = path.resolve()
-    name = path.stem if path.stem.isidentifier() else "kiln_pipeline_module"
+    name = _module_name(path)
     sys.path.insert(0, str(path.parent))
     existing = sys.modules.get(name)
     if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") \
