@@ -111,8 +111,9 @@ class RunInfo:
                                 hint=f"outputs: {', '.join(task.outputs) or 'none'}")
         return task.outputs[name]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, with_tasks: bool = True) -> dict[str, Any]:
+        """The run as the API gives it; `with_tasks=False`: the summary run lists show."""
+        d: dict[str, Any] = {
             "id": self.id,
             "pipeline": self.pipeline,
             "experiment": self.experiment,
@@ -128,7 +129,9 @@ class RunInfo:
             "archived": self.archived,
             "parent_run_id": self.parent_run_id,
             "pipeline_version_id": self.pipeline_version_id,
-            "tasks": [
+        }
+        if with_tasks:
+            d["tasks"] = [
                 {
                     "step": t.step,
                     "status": t.status,
@@ -141,8 +144,8 @@ class RunInfo:
                     "inputs": {k: v.to_dict() for k, v in t.inputs.items()},
                 }
                 for t in self.tasks
-            ],
-        }
+            ]
+        return d
 
 
 # --- writing ---------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def ls(
         runs = client.runs(limit=limit, experiment=experiment or None, status=status or None,
                            filter=filter_text or None, sort=sort or None)
     else:
-        runs = [_without_tasks(r.to_dict()) for r in list_runs(
+        runs = [r.to_dict(with_tasks=False) for r in list_runs(
             runtime().catalog, limit=limit, experiment=experiment or None,
             status=status or None, filter_text=filter_text or None, sort=sort or None)]
     if as_json:
@@ -79,10 +79,6 @@ def ls(
                       f"[{_STYLE.get(r['status'], '')}]{r['status']}[/]",
                       _fmt_time(r["created_at"]), _fmt_duration(r["duration"]), metrics)
     Console().print(table if runs else "no runs yet: start one with `kiln run` or `kiln demo`")
-
-
-def _without_tasks(run: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in run.items() if k != "tasks"}
 
 
 def _fmt_time(iso: str) -> str:

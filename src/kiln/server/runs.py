@@ -36,14 +36,8 @@ def list_runs(experiment: str | None = None, status: Status | None = None,
                              archived=archived)
     page = runs[:limit]
     more = len(runs) > limit
-    return FastJSON({"runs": [_summary(r) for r in page],
+    return FastJSON({"runs": [r.to_dict(with_tasks=False) for r in page],
                      "next": (str(offset + limit) if sort else page[-1].id) if more else None})
-
-
-def _summary(r: records.RunInfo) -> dict[str, Any]:
-    d = r.to_dict()
-    d.pop("tasks", None)
-    return d
 
 
 @router.get("/runs/compare")
@@ -171,7 +165,7 @@ def update(run_id: str, body: Update, rt: Runtime = Depends(runtime)) -> dict[st
         records.set_labels(rt.catalog, run_id, body.labels)
     if body.archived is not None:
         records.set_archived(rt.catalog, run_id, body.archived)
-    return _summary(records.get_run(rt.catalog, run_id, with_events=False))
+    return records.get_run(rt.catalog, run_id, with_events=False).to_dict(with_tasks=False)
 
 
 @router.delete("/runs/{run_id}")
