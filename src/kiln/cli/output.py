@@ -19,6 +19,11 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
+def short_time(iso: str, *, seconds: bool = True) -> str:
+    """'2026-11-23 15:36:46' (or without seconds) from the API's ISO time, '...T15:36:46.1Z'."""
+    return iso[:19 if seconds else 16].replace("T", " ")
+
+
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 

@@ -41,12 +41,13 @@ def upload(path: Path = typer.Argument(..., help="A notebook, module.py or spec.
 def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     """Pipelines with their number of versions and runs."""
     from kiln.catalog.pipelines import list_pipelines
-    from kiln.cli.output import print_listing
+    from kiln.cli.output import print_listing, short_time
 
     client = remote()
     found = client.pipelines() if client is not None else \
         [p.to_dict() for p in list_pipelines(runtime().catalog)]
     print_listing(found, as_json=as_json, columns=("pipeline", "versions", "latest", "runs"),
-                  row=lambda p: (p["name"], str(p["versions"]), p["latest"]["created_at"][:16]
-                                 .replace("T", " ") if p["latest"] else "", str(p["runs"])),
+                  row=lambda p: (p["name"], str(p["versions"]),
+                                 short_time(p["latest"]["created_at"], seconds=False)
+                                 if p["latest"] else "", str(p["runs"])),
                   empty="no pipelines yet: `kiln pipeline upload FILE` adds one")

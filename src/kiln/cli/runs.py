@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kiln.cli import remote, runtime
-from kiln.cli.output import human_size
+from kiln.cli.output import human_size, short_time
 
 if TYPE_CHECKING:
     from kiln.client import Client
@@ -77,12 +77,8 @@ def ls(
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in list(r["metrics"].items())[:3])
         table.add_row(r["id"], r["pipeline"], r["experiment"] or "",
                       f"[{_STYLE.get(r['status'], '')}]{r['status']}[/]",
-                      _fmt_time(r["created_at"]), _fmt_duration(r["duration"]), metrics)
+                      short_time(r["created_at"]), _fmt_duration(r["duration"]), metrics)
     Console().print(table if runs else "no runs yet: start one with `kiln run` or `kiln demo`")
-
-
-def _fmt_time(iso: str) -> str:
-    return iso[:19].replace("T", " ")
 
 
 def _get_run(ref: str) -> dict[str, Any]:

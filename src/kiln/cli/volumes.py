@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from kiln.cli import remote, runtime
-from kiln.cli.output import human_size, print_json
+from kiln.cli.output import human_size, print_json, short_time
 
 volume_app = typer.Typer(help="Named data folders: create, list, remove, and work with their "
                               "files. Their history is kept by `kiln snapshot`.",
@@ -54,8 +54,9 @@ def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     t = Table("name", "path", "latest snapshot", "schedule", "retention", box=None)
     for v in vols:
         s = v["latest_snapshot"]
-        t.add_row(v["name"], v["path"], f"{s['id'][:12]} {s['created_at'][:16].replace('T', ' ')}"
-                  if s else "-", _schedule_text(v["schedule"]), _policy_text(v["retention"]))
+        latest = f"{s['id'][:12]} {short_time(s['created_at'], seconds=False)}" if s else "-"
+        t.add_row(v["name"], v["path"], latest, _schedule_text(v["schedule"]),
+                  _policy_text(v["retention"]))
     Console().print(t)
 
 
