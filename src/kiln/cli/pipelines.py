@@ -118,17 +118,18 @@ def _run_remote(client: Client, console: Console, target: str | None, params: di
                 labels: dict[str, str], quiet: bool) -> None:
     """`kiln run` with KILN_URL: upload the pipeline as a new version, start it on the server,
     and follow it there (states, and each step's log unless --quiet). Ctrl-C cancels it."""
+    from kiln.engine.targets import split_target
     from kiln.errors import UserError
 
     if resume is not None:
         run = client.resume(resume, from_step or "", params)
     else:
         assert target is not None
-        file, _, entry = target.partition(":") if not Path(target).is_file() else (target, "", "")
-        if not Path(file).is_file():
-            raise UserError(f"no such file: {file}", where=target,
+        file, entry = split_target(target)
+        if not file.is_file():
+            raise UserError(f"{file} is not a file", where=target,
                             hint="give a notebook, module.py[:pipeline] or spec.json")
-        version = client.upload_pipeline(Path(file), entry=entry, reuse=True)
+        version = client.upload_pipeline(file, entry=entry, reuse=True)
         run = client.start_run(version["pipeline"], version=version["number"], params=params,
                                experiment=experiment, labels=labels)
         console.print(f"pipeline {version['pipeline']} version {version['number']} "

@@ -23,12 +23,7 @@ def load_spec(target: Any) -> PipelineSpec:
         raise TargetError(f"cannot run a {type(target).__name__}",
                           hint="pass a @kiln.pipeline, a notebook path, a spec file or "
                           "'module.py:function'")
-    text = os.fspath(target)
-    path_part, _, func = text.partition(":") if text.count(":") == 1 and \
-        not Path(text).exists() else (text, "", "")
-    path = Path(path_part)
-    if not path.exists():
-        raise TargetError(f"no such file: {path_part}", hint="check the path")
+    path, func = split_target(os.fspath(target))
     suffix = path.suffix.lower()
     if suffix == ".ipynb":
         from kiln.notebook.compiler import compile_notebook
@@ -41,6 +36,16 @@ def load_spec(target: Any) -> PipelineSpec:
     raise TargetError(f"don't know how to run '{path.name}'",
                       hint="run a .ipynb notebook, a .py module (module.py:pipeline_function) "
                       "or a .json spec from `kiln compile`")
+
+
+def split_target(text: str) -> tuple[Path, str]:
+    """`module.py:function` -> (the file, 'function'); any other target -> (it, ''). The file
+    must exist."""
+    path_part, _, func = text.partition(":") if text.count(":") == 1 and \
+        not Path(text).exists() else (text, "", "")
+    if not Path(path_part).exists():
+        raise TargetError(f"no such file: {path_part}", hint="check the path")
+    return Path(path_part), func
 
 
 def _module_name(path: Path) -> str:
