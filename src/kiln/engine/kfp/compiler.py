@@ -30,15 +30,19 @@ _PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list
 _ARTIFACT = {"schemaTitle": "system.Artifact", "schemaVersion": "0.0.1"}
 _METRICS = {"schemaTitle": "system.Metrics", "schemaVersion": "0.0.1"}
 
-# The same two-stage command kfp's compiler writes: install kfp (and kilnflow unless the image
-# has it), then run the step's program through kfp's executor.
+# kilnflow installed unless the image has it: in each step's container and in each replica of
+# a distributed step's PyTorchJob (pytorchjob.replica_command).
+INSTALL_KILN = ("python3 -c 'import kiln' 2>/dev/null || PIP_DISABLE_PIP_VERSION_CHECK=1 python3 "
+                "-m pip install --quiet --no-warn-script-location "
+                f"'kilnflow=={__version__}'")
+# The same two-stage command kfp's compiler writes: install kfp (and kilnflow), then run the
+# step's program through kfp's executor.
 _INSTALL = (
     "\nif ! [ -x \"$(command -v pip)\" ]; then\n    python3 -m ensurepip || "
     "python3 -m ensurepip --user || apt-get install python3-pip\nfi\n\n"
     "PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet --no-warn-script-location "
-    "'kfp=={kfp}' '--no-deps' 'typing-extensions>=3.7.4,<5; python_version<\"3.9\"' && "
-    "{{ python3 -c 'import kiln' 2>/dev/null || PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m "
-    "pip install --quiet --no-warn-script-location 'kilnflow=={kiln}'; }} && \"$0\" \"$@\"\n")
+    f"'kfp=={KFP_VERSION}' '--no-deps' 'typing-extensions>=3.7.4,<5; python_version<\"3.9\"' && "
+    f"{{ {INSTALL_KILN}; }} && \"$0\" \"$@\"\n")
 _RUN = ('program_path=$(mktemp -d)\n\n\nprintf "%s" "$0" > "$program_path/ephemeral_component.py"'
         '\n\n_KFP_RUNTIME=true python3 -m kfp.dsl.executor_main                         '
         '--component_module_path                         "$program_path/ephemeral_component.py"'
@@ -68,7 +72,7 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
     components: dict[str, Any] = {}
     executors: dict[str, Any] = {}
     tasks: dict[str, Any] = {}
-    install = [_INSTALL.format(kfp=KFP_VERSION, kiln=__version__), "sh", "-ec", _RUN]
+    install = [_INSTALL, "sh", "-ec", _RUN]
     modules: dict[str, str] = {}  # file -> source, read once for all steps of a module
     for name in order:
         step = spec.step(name)
@@ -204,10 +208,15 @@ def distributed(step: StepSpec) -> bool:
     return step.distributed is not None and int(step.distributed.get("workers", 1)) > 1
 
 
+def _limits(step: StepSpec) -> dict[str, Any]:
+    """Kale's `limit:` tags over @step(resources=...), in Kubernetes' own keys (cpu, memory,
+    nvidia.com/gpu)."""
+    return {**{k: v for k, v in step.resources.items() if k != "secrets"}, **step.limits}
+
+
 def _replica_resources(step: StepSpec) -> dict[str, str]:
-    """Each replica's container limits, in Kubernetes' own keys (cpu, memory, nvidia.com/gpu)."""
-    res = {**{k: v for k, v in step.resources.items() if k != "secrets"}, **step.limits}
-    return {k: str(v) for k, v in res.items()}
+    """Each replica's container limits."""
+    return {k: str(v) for k, v in _limits(step).items()}
 
 
 def _default(name: str, ptype: str, value: Any) -> dict[str, Any]:
@@ -220,7 +229,7 @@ def _default(name: str, ptype: str, value: Any) -> dict[str, Any]:
 def _resources(step: StepSpec) -> dict[str, Any]:
     """Kale's `limit:` tags and @step(resources=...) as KFP container resources."""
     out: dict[str, Any] = {}
-    res = {**{k: v for k, v in step.resources.items() if k != "secrets"}, **step.limits}
+    res = _limits(step)
     cpu, mem = res.pop("cpu", None), res.pop("memory", None)
     if cpu is not None:
         out["resourceCpuLimit"] = str(cpu)

@@ -33,7 +33,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kiln._version import __version__
 from kiln.errors import KilnError, UserError
 from kiln.store.backend import Backend, LocalBackend
 
@@ -105,10 +104,10 @@ def job_name(step: str) -> str:
 def replica_command(job: str) -> list[str]:
     """The replica's command: install kilnflow when the image lacks it (as the launcher's
     component does), then run the replica entry point."""
-    return ["sh", "-c",
-            "python3 -c 'import kiln' 2>/dev/null || PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m "
-            f"pip install --quiet --no-warn-script-location 'kilnflow=={__version__}' && "
-            'exec python3 -m kiln.engine.kfp.replica "$0"', job]
+    from kiln.engine.kfp.compiler import INSTALL_KILN
+
+    return ["sh", "-c", f'{{ {INSTALL_KILN}; }} && exec python3 -m kiln.engine.kfp.replica "$0"',
+            job]
 
 
 def manifest(job: str, *, image: str, workers: int, namespace: str | None = None,
