@@ -265,12 +265,14 @@ class SnapshotFile(io.RawIOBase):
 # --- restore ------------------------------------------------------------------------------
 
 
-def write_file(repo: Repository, chunks: list[str], dest: Path | str) -> int:
-    """Write a file from its chunks via a temp name: a damaged chunk leaves no partial file."""
+def write_file(repo: Repository, chunks: list[str], dest: Path | str,
+               meta: tuple[int, int] | None = None) -> int:
+    """Write a file from its chunks via a temp name: a damaged chunk leaves no partial file.
+    `meta`: (mode, mtime ns) for it."""
     dest = str(dest)
     head, tail = os.path.split(dest)
     tmp = os.path.join(head, f".{tail}.kiln-{uuid.uuid4().hex[:8]}")
-    _write_chunks(repo, chunks, tmp)
+    _write_chunks(repo, chunks, tmp, meta)
     os.replace(tmp, dest)
     return os.path.getsize(dest)
 
@@ -340,17 +342,15 @@ def restore(repo: Repository, tree_id: str, dest: Path, *,
             files.append((target, node))
 
     def one(target: str, node: dict[str, Any]) -> None:
+        meta = (node["mode"], node["mtime"])
         if fresh:
-            _write_chunks(repo, node["chunks"], target, (node["mode"], node["mtime"]),
-                          exclusive=True)
+            _write_chunks(repo, node["chunks"], target, meta, exclusive=True)
         elif os.path.islink(target) or os.path.isdir(target):
             raise StoreError(f"cannot restore {target}: something else is in its place")
         elif os.path.lexists(target):
-            write_file(repo, node["chunks"], target)
-            os.chmod(target, node["mode"])
-            os.utime(target, ns=(node["mtime"], node["mtime"]))
+            write_file(repo, node["chunks"], target, meta)
         else:
-            _write_chunks(repo, node["chunks"], target, (node["mode"], node["mtime"]))
+            _write_chunks(repo, node["chunks"], target, meta)
         progress(node["size"])
 
     def batch(items: list[tuple[str, dict[str, Any]]]) -> None:
