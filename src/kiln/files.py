@@ -26,6 +26,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.replace(tmp, path)
 
 
+def loaded_from(module: types.ModuleType | None, path: Path | str) -> bool:
+    """True if `module` was imported from the file at `path` (an absolute path)."""
+    return module is not None and \
+        os.path.abspath(getattr(module, "__file__", "") or "") == str(path)
+
+
 def import_file(path: Path | str, name: str) -> types.ModuleType:
     """Import the Python file at `path` as module `name` (registered in sys.modules, so
     pickles and dataclasses that look the module up find it). A failed import leaves no

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.errors import TargetError
-from kiln.files import import_file
+from kiln.files import import_file, loaded_from
 from kiln.spec.model import PipelineSpec
 
 
@@ -60,8 +60,7 @@ def _module_name(path: Path) -> str:
         return "kiln_pipeline_module"
     loaded = sys.modules.get(stem)
     if loaded is not None:
-        other = os.path.abspath(getattr(loaded, "__file__", "") or "")
-        return stem if other == str(path) else "kiln_pipeline_module"
+        return stem if loaded_from(loaded, path) else "kiln_pipeline_module"
     try:
         found = importlib.util.find_spec(stem)
     except (ImportError, ValueError):
@@ -78,8 +77,7 @@ def _module_pipeline(path: Path, func: str | None) -> Any:
     name = _module_name(path)
     sys.path.insert(0, str(path.parent))
     existing = sys.modules.get(name)
-    if existing is not None and os.path.abspath(getattr(existing, "__file__", "") or "") \
-            == str(path):
+    if loaded_from(existing, path):
         mod = existing
     else:
         try:

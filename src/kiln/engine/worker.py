@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import kiln
-from kiln.files import atomic_path, import_file
+from kiln.files import atomic_path, import_file, loaded_from
 from kiln.marshal.registry import ArtifactRef, default_registry
 from kiln.sdk import context
 from kiln.store.folder import FolderStore
@@ -69,7 +69,7 @@ def _load_module(fn: dict[str, Any]) -> types.ModuleType:
     if name != "__main__":
         try:
             mod = importlib.import_module(name)
-            if os.path.abspath(getattr(mod, "__file__", "") or "") == file:
+            if loaded_from(mod, file):
                 return mod
         except ImportError:
             pass
