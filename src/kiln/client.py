@@ -23,6 +23,8 @@ import httpx
 from kiln.errors import KilnError, NotFoundError, UserError
 
 API = "/api/v1"
+# catalog.runs.FINISHED, not imported from there: that module loads SQLAlchemy, and a client
+# machine needs nothing of the catalog.
 _FINISHED = ("succeeded", "failed", "cancelled")
 
 
