@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import click
+from typing import TYPE_CHECKING
+
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    import click
 
 
 class DefaultCommandGroup(TyperGroup):
