@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from kiln.catalog.schema import Base
+from kiln.catalog.tables import metadata
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata,
+context.configure(connection=connection, target_metadata=metadata,
                   render_as_batch=True)  # SQLite needs batch mode to alter tables
 with context.begin_transaction():
     context.run_migrations()
