@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from kiln.catalog import runs as run_records
 from kiln.catalog import schedules as records
-from kiln.catalog.runs import now
+from kiln.catalog.db import now
 from kiln.catalog.schema import Schedule
 from kiln.engine import launch, recurring, versions
 from kiln.errors import NotFoundError, ParameterError, UserError

@@ -6,22 +6,31 @@ import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from kiln.errors import CatalogError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration, from the file names (NNNN_what.py, revision "NNNN"): a constant kept by
 # hand went stale once, and then every open ran Alembic and older catalogs missed a migration.
 HEAD_REVISION = max(p.name[:4] for p in
                     (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def now() -> datetime:
+    """The catalog's timestamps: naive UTC."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _json_loads(text: str | bytes | float) -> Any:
@@ -65,7 +74,9 @@ _WRITE_LOCK = 0x6B696C6E  # "kiln": the advisory lock PostgreSQL writers take (s
 
 
 class Catalog:
-    """The record store. Use `with catalog.write() as s:` / `with catalog.read() as s:`."""
+    """The record store. `with catalog.write() as s:` / `with catalog.read() as s:` give ORM
+    sessions; `with catalog.begin() as c:` / `with catalog.connect() as c:` give Core
+    connections, for modules that use only `catalog.tables` and so never import the ORM."""
 
     def __init__(self, url: str, *, lock_dir: Path | None = None,
                  schema: str | None = None) -> None:
@@ -86,24 +97,44 @@ class Catalog:
             if self.schema:
                 self._use_schema(self.schema)
         self._lock_path = (lock_dir / "catalog.lock") if lock_dir else None
-        self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
-        self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
         self._migrate()
+
+    @cached_property
+    def _sessions(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+        from sqlalchemy.orm import sessionmaker  # the ORM only when a session is asked for
+
+        return (sessionmaker(self._write_engine, expire_on_commit=False),
+                sessionmaker(self._read_engine, expire_on_commit=False))
+
+    def _one_writer(self, s: Session | Connection) -> None:
+        if not self.is_sqlite:
+            # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: the catalog's
+            # read-then-insert steps (an experiment by name, an artifact by digest, the
+            # next version number) are then safe on PostgreSQL too. Writes are short.
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        with self._writer.begin() as s:
-            if not self.is_sqlite:
-                # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: the catalog's
-                # read-then-insert steps (an experiment by name, an artifact by digest, the
-                # next version number) are then safe on PostgreSQL too. Writes are short.
-                s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
+        with self._sessions[0].begin() as s:
+            self._one_writer(s)
             yield s
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self._reader() as s:
+        with self._sessions[1]() as s:
             yield s
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction on a Core connection, committed on leaving."""
+        with self._write_engine.begin() as c:
+            self._one_writer(c)
+            yield c
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self._read_engine.connect() as c:
+            yield c
 
     def _current_revision(self) -> str | None:
         with self._read_engine.connect() as c:

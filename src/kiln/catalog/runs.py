@@ -9,14 +9,14 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from kiln.catalog.db import Catalog
+from kiln.catalog.db import Catalog, now
 from kiln.catalog.refs import resolve_ref
 from kiln.catalog.schema import (
     Artifact,
@@ -34,10 +34,6 @@ from kiln.errors import NotFoundError, UserError
 from kiln.marshal.registry import ArtifactRef
 
 FINISHED = ("succeeded", "failed", "cancelled")
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def new_run_id() -> str:

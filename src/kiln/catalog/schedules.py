@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from kiln.catalog.db import Catalog
+from kiln.catalog.db import Catalog, now
 from kiln.catalog.refs import missing
-from kiln.catalog.runs import now
 from kiln.catalog.schema import Schedule
 from kiln.errors import UserError
 

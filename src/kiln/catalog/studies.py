@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from kiln.catalog.db import Catalog
+from kiln.catalog.db import Catalog, now
 from kiln.catalog.refs import resolve_ref
-from kiln.catalog.runs import new_run_id, now
+from kiln.catalog.runs import new_run_id
 from kiln.catalog.schema import Run, Study, Trial
 from kiln.errors import UserError
 

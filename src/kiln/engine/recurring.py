@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from kiln.catalog import schedules as records
-from kiln.catalog.runs import now
+from kiln.catalog.db import now
 from kiln.catalog.schedules import ScheduleInfo
 from kiln.catalog.schema import Run, RunLabel
 from kiln.errors import KilnError, UserError

@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kiln.catalog.db import now
 from kiln.catalog.refs import missing
-from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
 from kiln.errors import UserError
 from kiln.processes import free_port, pid_alive, stop_group

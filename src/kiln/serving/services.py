@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kiln.catalog.db import now
 from kiln.catalog.refs import missing
-from kiln.catalog.runs import now
 from kiln.catalog.schema import Service
 from kiln.errors import ModelError, NotFoundError, UserError
 from kiln.processes import pid_alive, stop_group

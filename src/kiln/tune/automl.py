@@ -292,7 +292,7 @@ class _LogWatcher:
 
     def _read(self) -> None:
         from kiln.catalog import studies
-        from kiln.catalog.runs import now
+        from kiln.catalog.db import now
 
         try:
             with open(self.log, "rb") as f:

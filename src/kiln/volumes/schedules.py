@@ -47,7 +47,7 @@ def _last_scheduled(rt: Runtime, volume: str) -> datetime | None:
 
 def tick(rt: Runtime, log: Callable[[str], None] = print) -> list[str]:
     """Take every due snapshot once; returns the volumes snapshotted."""
-    from kiln.catalog.runs import now
+    from kiln.catalog.db import now
     from kiln.volumes import snapshots
 
     done = []
