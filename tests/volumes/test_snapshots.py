@@ -87,6 +87,21 @@ def test_cli_snapshot_commands(volume, tmp_path: Path):
     assert r.returncode == 2 and "'..'" in r.stderr
 
 
+def test_snapshot_commands_start_without_the_orm_or_pydantic(volume):
+    """Most of a second snapshot's time is the command starting (benchmarks/RESULTS.md):
+    these two imports alone were 0.6 s of it from a cold cache. Run the commands and read the
+    interpreter's own import log."""
+    name, _, _ = volume
+    for args in (["snapshot", "create", name, "-m", "one"], ["snapshot", "ls", name],
+                 ["volume", "ls"]):
+        r = run_cli(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})  # python -X importtime
+        assert r.returncode == 0, r.stderr
+        imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
+                    if line.startswith("import time:")}
+        assert "kiln.catalog.volumes" in imported  # the log is the command's own
+        assert not {"sqlalchemy.orm", "kiln.catalog.schema", "pydantic"} & imported, args
+
+
 def test_restore_over_a_folder_needs_force(rt, volume, tmp_path: Path):
     from kiln.volumes import snapshots
 

@@ -2,6 +2,8 @@
 
 A snapshot row is inserted in one transaction after its tree is durable in the store, so a
 listed snapshot is always complete; a crash before that leaves only unreferenced blobs.
+Written against the Core tables, not the ORM classes: `kiln snapshot create` starts faster
+without the ORM (catalog.tables says how much).
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
-from kiln.catalog.db import Catalog
+from kiln.catalog import tables
+from kiln.catalog.db import Catalog, now
 from kiln.catalog.refs import id_prefix, missing
-from kiln.catalog.runs import now
-from kiln.catalog.schema import Snapshot, TaskVolume, Volume
 from kiln.errors import NotFoundError, UserError
+
+V, S, TV = tables.volumes.c, tables.snapshots.c, tables.task_volumes.c
 
 
 @dataclass
@@ -63,83 +66,80 @@ class SnapshotInfo:
                 "created_at": self.created_at.isoformat() + "Z", **self.extra}
 
 
-def _volume(v: Volume) -> VolumeInfo:
-    return VolumeInfo(v.name, v.path, bool(v.managed), dict(v.retention or {}),  # type: ignore[call-overload]
-                      dict(v.schedule or {}), v.created_at)  # type: ignore[call-overload]
+def _volume(v: Row[Any]) -> VolumeInfo:
+    return VolumeInfo(v.name, v.path, bool(v.managed), dict(v.retention or {}),
+                      dict(v.schedule or {}), v.created_at)
 
 
-def _snapshot(s: Snapshot) -> SnapshotInfo:
+def _snapshot(s: Row[Any]) -> SnapshotInfo:
     return SnapshotInfo(s.id, s.volume, s.tree, s.parent_id, s.message,
                         list(s.tags or []), s.files, s.size, s.added,  # type: ignore[call-overload]
                         s.run_id, s.step, s.created_at)
 
 
 def add_volume(cat: Catalog, name: str, path: str, managed: bool) -> VolumeInfo:
-    with cat.write() as s:
-        if s.get(Volume, name) is not None:
+    with cat.begin() as c:
+        if c.execute(select(V.name).where(V.name == name)).first() is not None:
             raise UserError(f"a volume named '{name}' already exists",
                             hint="pick another name, or `kiln volume rm` the old one first")
-        for other in s.scalars(select(Volume)):
-            if other.path == path:
-                raise UserError(f"the folder {path} is already the volume '{other.name}'",
-                                hint=f"use the volume '{other.name}'")
-        v = Volume(name=name, path=path, managed=int(managed), retention={}, schedule={},
-                   created_at=now())
-        s.add(v)
-        s.flush()
-        return _volume(v)
+        for other in c.execute(select(V.name).where(V.path == path)):
+            raise UserError(f"the folder {path} is already the volume '{other.name}'",
+                            hint=f"use the volume '{other.name}'")
+        c.execute(insert(tables.volumes).values(name=name, path=path, managed=int(managed),
+                                         retention={}, schedule={}, created_at=now()))
+        return _volume(c.execute(select(tables.volumes).where(V.name == name)).one())
 
 
 def get_volume(cat: Catalog, name: str) -> VolumeInfo:
-    with cat.read() as s:
-        v = s.get(Volume, name)
+    with cat.connect() as c:
+        v = c.execute(select(tables.volumes).where(V.name == name)).first()
         if v is not None:
             return _volume(v)
-        raise missing(s, Volume.name, name, "volume",
+        raise missing(c, V.name, name, "volume",
                       "`kiln volume ls` lists the volumes; `kiln volume create` makes one")
 
 
 def list_volumes(cat: Catalog) -> list[VolumeInfo]:
-    with cat.read() as s:
-        return [_volume(v) for v in s.scalars(select(Volume).order_by(Volume.name))]
+    with cat.connect() as c:
+        return [_volume(v) for v in c.execute(select(tables.volumes).order_by(V.name))]
 
 
 def remove_volume(cat: Catalog, name: str) -> None:
     """Remove the volume's record and its snapshots' records (gc frees their blobs)."""
     get_volume(cat, name)
-    with cat.write() as s:
-        s.execute(delete(Snapshot).where(Snapshot.volume == name))
-        s.execute(delete(Volume).where(Volume.name == name))
+    with cat.begin() as c:
+        c.execute(delete(tables.snapshots).where(S.volume == name))
+        c.execute(delete(tables.volumes).where(V.name == name))
 
 
 def set_volume(cat: Catalog, name: str, **values: Any) -> VolumeInfo:
     get_volume(cat, name)
-    with cat.write() as s:
-        s.execute(update(Volume).where(Volume.name == name).values(**values))
+    with cat.begin() as c:
+        c.execute(update(tables.volumes).where(V.name == name).values(**values))
     return get_volume(cat, name)
 
 
 def add_snapshot(cat: Catalog, info: SnapshotInfo) -> None:
-    with cat.write() as s:
-        s.add(Snapshot(id=info.id, volume=info.volume, tree=info.tree, parent_id=info.parent_id,
-                       message=info.message, tags=info.tags, files=info.files, size=info.size,
-                       added=info.added, run_id=info.run_id, step=info.step,
-                       created_at=info.created_at))
+    with cat.begin() as c:
+        c.execute(insert(tables.snapshots).values(
+            id=info.id, volume=info.volume, tree=info.tree, parent_id=info.parent_id,
+            message=info.message, tags=info.tags, files=info.files, size=info.size,
+            added=info.added, run_id=info.run_id, step=info.step, created_at=info.created_at))
 
 
 def list_snapshots(cat: Catalog, volume: str | None = None) -> list[SnapshotInfo]:
     """Newest first."""
-    q = select(Snapshot).order_by(Snapshot.created_at.desc(), Snapshot.id)
+    q = select(tables.snapshots).order_by(S.created_at.desc(), S.id)
     if volume is not None:
-        q = q.where(Snapshot.volume == volume)
-    with cat.read() as s:
-        return [_snapshot(x) for x in s.scalars(q)]
+        q = q.where(S.volume == volume)
+    with cat.connect() as c:
+        return [_snapshot(x) for x in c.execute(q)]
 
 
 def latest_snapshot(cat: Catalog, volume: str) -> SnapshotInfo | None:
-    with cat.read() as s:
-        x = s.scalars(select(Snapshot).where(Snapshot.volume == volume)
-                      .order_by(Snapshot.created_at.desc()).limit(1)).first()
+    with cat.connect() as c:
+        x = c.execute(select(tables.snapshots).where(S.volume == volume)
+                      .order_by(S.created_at.desc()).limit(1)).first()
         return _snapshot(x) if x else None
 
 
@@ -148,9 +148,9 @@ def get_snapshot(cat: Catalog, ref: str) -> SnapshotInfo:
     if ":" in ref:
         vol, _, which = ref.partition(":")
         get_volume(cat, vol)  # an unknown volume is named, with close names
-        with cat.read() as s:
-            rows = list(s.scalars(select(Snapshot).where(Snapshot.volume == vol)
-                                  .order_by(Snapshot.created_at.desc())))
+        with cat.connect() as c:
+            rows = list(c.execute(select(tables.snapshots).where(S.volume == vol)
+                                  .order_by(S.created_at.desc())))
         for x in rows:
             if which == "latest" or which in (x.tags or []):
                 return _snapshot(x)
@@ -162,8 +162,8 @@ def get_snapshot(cat: Catalog, ref: str) -> SnapshotInfo:
                   f"its tags: {', '.join(tags)}" if tags else
                   f"it has no snapshots yet; `kiln snapshot create {vol}` takes one" if not rows
                   else f"`kiln snapshot ls {vol}` lists its snapshots"))
-    with cat.read() as s:
-        rows = list(s.scalars(select(Snapshot).where(id_prefix(Snapshot.id, ref.lower()))
+    with cat.connect() as c:
+        rows = list(c.execute(select(tables.snapshots).where(id_prefix(S.id, ref.lower()))
                               .limit(6))) if len(ref) >= 4 else []
     if len(rows) == 1:
         return _snapshot(rows[0])
@@ -178,20 +178,20 @@ def get_snapshot(cat: Catalog, ref: str) -> SnapshotInfo:
 
 def delete_snapshots(cat: Catalog, ids: list[str]) -> None:
     if ids:
-        with cat.write() as s:
-            s.execute(delete(Snapshot).where(Snapshot.id.in_(ids)))
+        with cat.begin() as c:
+            c.execute(delete(tables.snapshots).where(S.id.in_(ids)))
 
 
 def live_trees(cat: Catalog) -> set[str]:
-    with cat.read() as s:
-        return set(s.scalars(select(Snapshot.tree)))
+    with cat.connect() as c:
+        return set(c.scalars(select(S.tree)))
 
 
 def snapshots_of_trees(cat: Catalog) -> dict[str, list[str]]:
     """tree id -> ids of the snapshots whose root it is."""
     out: dict[str, list[str]] = {}
-    with cat.read() as s:
-        for sid, tree in s.execute(select(Snapshot.id, Snapshot.tree)):
+    with cat.connect() as c:
+        for sid, tree in c.execute(select(S.id, S.tree)):
             out.setdefault(tree, []).append(sid)
     return out
 
@@ -199,13 +199,14 @@ def snapshots_of_trees(cat: Catalog) -> dict[str, list[str]]:
 def record_task_volumes(cat: Catalog, task_id: int,
                         seen: dict[str, tuple[str, str | None]]) -> None:
     """`seen`: mount -> (volume, snapshot id)."""
-    with cat.write() as s:
-        s.execute(delete(TaskVolume).where(TaskVolume.task_id == task_id))
+    with cat.begin() as c:
+        c.execute(delete(tables.task_volumes).where(TV.task_id == task_id))
         for mount, (vol, snap) in seen.items():
-            s.add(TaskVolume(task_id=task_id, mount=mount, volume=vol, snapshot_id=snap))
+            c.execute(insert(tables.task_volumes).values(task_id=task_id, mount=mount,
+                                                         volume=vol, snapshot_id=snap))
 
 
 def task_volumes(cat: Catalog, task_id: int) -> dict[str, tuple[str, str | None]]:
-    with cat.read() as s:
-        return {t.mount: (t.volume, t.snapshot_id)
-                for t in s.scalars(select(TaskVolume).where(TaskVolume.task_id == task_id))}
+    with cat.connect() as c:
+        return {t.mount: (t.volume, t.snapshot_id) for t in
+                c.execute(select(tables.task_volumes).where(TV.task_id == task_id))}

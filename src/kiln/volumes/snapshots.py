@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.catalog import volumes as records
-from kiln.catalog.runs import now
+from kiln.catalog.db import now
 from kiln.catalog.volumes import SnapshotInfo
 from kiln.errors import UserError
 from kiln.hashing import hash_json
