@@ -116,3 +116,37 @@ def test_snapshot_and_restore_through_a_real_s3_server(s3_env: str, tmp_path: Pa
 def test_s3_store_errors_say_what_to_check(s3_env: str):
     with pytest.raises(StoreError, match="cannot reach the bucket 'nope'"):
         S3Backend("s3://nope/x")
+
+
+@pytest.mark.parametrize("ahead", [(1, 1), (64, 512)], ids=["held-back", "free"])
+def test_the_walk_stores_the_same_trees_however_far_it_runs_ahead(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ahead: tuple[int, int]):
+    """The walk runs ahead of the file reads by at most so many folders and reads; held back
+    to one of each (trees then stored mid-walk, deepest first), the trees must come out the
+    same as when nothing holds it back, and a second snapshot must still reuse them."""
+    from kiln.store import archive as archive_module
+
+    monkeypatch.setattr(archive_module, "_AHEAD_FOLDERS", ahead[0])
+    monkeypatch.setattr(archive_module, "_AHEAD_FILES", ahead[1])
+    root = tmp_path / "data"
+    files = fill(root)
+    for i in range(5):  # files beside subfolders at the top, and folders three deep
+        (root / f"top{i}.txt").write_text(f"top {i}\n")
+        files[f"top{i}.txt"] = f"top {i}\n".encode()
+        deep = root / "a" / "b" / f"c{i}"
+        deep.mkdir(parents=True)
+        (deep / "leaf.txt").write_text(f"leaf {i}\n")
+        files[f"a/b/c{i}/leaf.txt"] = f"leaf {i}\n".encode()
+    repo = Repository(LocalBackend(tmp_path / "s"))
+    tree, stats = archive(repo, root)
+    assert stats.files == len(files) and stats.reused_files == 0
+    # the same content gives the same root tree, whatever order the trees were stored in
+    other, _ = archive(Repository(LocalBackend(tmp_path / "s2")), root)
+    assert other == tree
+    (root / "a" / "b" / "c3" / "leaf.txt").write_text("changed\n")
+    files["a/b/c3/leaf.txt"] = b"changed\n"
+    second, stats = archive(repo, root, tree)
+    assert second != tree and stats.reused_files == len(files) - 1
+    (tmp_path / "out").mkdir()
+    restore(repo, second, tmp_path / "out")
+    assert tree_of(tmp_path / "out") == files

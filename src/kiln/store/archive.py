@@ -14,6 +14,7 @@ import mmap
 import os
 import stat
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,24 +77,37 @@ def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
 
 @dataclass
 class _Folder:
-    """A folder as the walk left it: its entries, some still being read on the pool."""
+    """A folder as the walk left it: its entries, some still being read on the pool, until
+    its tree is stored."""
 
     rel: str
     parent_tree: str | None
     before: dict[str, dict[str, Any]]
     entries: list[tuple[dict[str, Any], Future[tuple[list[str], int]] | _Folder | None]]
+    tree: str | None = None
+
+
+# How far the walk may run ahead of the file reads: folders walked whose trees are not yet
+# stored, and file reads handed out and not yet collected. Bounds memory on a first snapshot of
+# millions of files, and is never reached by a later one that reads few files.
+_AHEAD_FOLDERS = 64
+_AHEAD_FILES = 512
 
 
 class _Archiver:
-    """Two passes: the walk stats every entry and hands changed files to the pool without
-    waiting for them, then the trees are assembled bottom-up. The walk of 20k cold inodes and
-    the reading of a large changed file then overlap instead of taking turns."""
+    """The walk stats every entry and hands changed files to the pool without waiting for
+    them; a folder's tree is stored later, oldest walked first, once the walk is far enough
+    ahead (or at the end). The walk is post-order, so a folder's subfolders always have their
+    trees by then. The stat of 20k cold inodes and the reading of a large changed file then
+    overlap instead of taking turns."""
 
     def __init__(self, repo: Repository, progress: Progress | None) -> None:
         self.repo = repo
         self.progress = progress or (lambda n: None)
         self.stats = ArchiveStats()
         self.pool = ThreadPoolExecutor(_workers(), thread_name_prefix="kiln-snap")
+        self.walked: deque[_Folder] = deque()  # post-order: children before their parent
+        self.reads = 0  # file reads handed out and not yet collected
 
     def _parent_nodes(self, tree_id: str | None) -> dict[str, dict[str, Any]]:
         if not tree_id:
@@ -150,17 +164,29 @@ class _Archiver:
                     pending.append((node, None))
                 else:
                     pending.append((node, self.pool.submit(self._file, entry.path, st.st_size)))
+                    self.reads += 1
             else:
                 self.stats.skipped.append((where, "not a regular file, folder or symlink"))
+        self.walked.append(folder)
+        while self.walked and (len(self.walked) > _AHEAD_FOLDERS or self.reads > _AHEAD_FILES):
+            self.store_tree(self.walked.popleft())
         return folder
 
-    def tree(self, folder: _Folder) -> str:
-        """Store a walked folder's tree once its files are read; returns the tree id."""
+    def finish(self, top: _Folder) -> str:
+        while self.walked:
+            self.store_tree(self.walked.popleft())
+        assert top.tree is not None
+        return top.tree
+
+    def store_tree(self, folder: _Folder) -> None:
+        """Store a walked folder's tree once its files are read (its subfolders' trees are
+        stored already); then only its tree id is kept."""
         nodes = []
         for node, later in folder.entries:
             if isinstance(later, _Folder):
-                node["subtree"] = self.tree(later)
+                node["subtree"] = later.tree
             elif later is not None:
+                self.reads -= 1
                 try:
                     node["chunks"], new = later.result()
                     self.stats.new_bytes += new
@@ -173,12 +199,13 @@ class _Archiver:
                     continue
             nodes.append(node)
         before, parent_tree = folder.before, folder.parent_tree
+        folder.entries, folder.before = [], {}
         if parent_tree and len(nodes) == len(before) and \
                 all(a is b or a == b for a, b in zip(nodes, before.values(), strict=True)):
-            return parent_tree  # nothing changed in this folder: the parent's tree as it is
-        tid, new = self.repo.add_json("t", {"nodes": nodes})
+            folder.tree = parent_tree  # nothing changed in this folder: the parent's tree
+            return
+        folder.tree, new = self.repo.add_json("t", {"nodes": nodes})
         self.stats.new_bytes += new
-        return tid
 
     def _file(self, path: str, size: int) -> tuple[list[str], int]:
         out = chunk_file(self.repo, path, size)
@@ -192,7 +219,7 @@ def archive(repo: Repository, root: Path, parent_tree: str | None = None, *,
     this returns, so an interrupted archive leaves nothing listed (gc frees its blobs)."""
     a = _Archiver(repo, progress)
     try:
-        tree = a.tree(a.walk(root, "", parent_tree))
+        tree = a.finish(a.walk(root, "", parent_tree))
         repo.flush()
     finally:
         a.pool.shutdown(wait=True, cancel_futures=True)
