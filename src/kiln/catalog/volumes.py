@@ -73,7 +73,7 @@ def _volume(v: Row[Any]) -> VolumeInfo:
 
 def _snapshot(s: Row[Any]) -> SnapshotInfo:
     return SnapshotInfo(s.id, s.volume, s.tree, s.parent_id, s.message,
-                        list(s.tags or []), s.files, s.size, s.added,  # type: ignore[call-overload]
+                        list(s.tags or []), s.files, s.size, s.added,
                         s.run_id, s.step, s.created_at)
 
 
@@ -82,12 +82,15 @@ def add_volume(cat: Catalog, name: str, path: str, managed: bool) -> VolumeInfo:
         if c.execute(select(V.name).where(V.name == name)).first() is not None:
             raise UserError(f"a volume named '{name}' already exists",
                             hint="pick another name, or `kiln volume rm` the old one first")
-        for other in c.execute(select(V.name).where(V.path == path)):
-            raise UserError(f"the folder {path} is already the volume '{other.name}'",
-                            hint=f"use the volume '{other.name}'")
+        other = c.scalar(select(V.name).where(V.path == path))
+        if other is not None:
+            raise UserError(f"the folder {path} is already the volume '{other}'",
+                            hint=f"use the volume '{other}'")
+        v = VolumeInfo(name, path, managed, {}, {}, now())
         c.execute(insert(tables.volumes).values(name=name, path=path, managed=int(managed),
-                                         retention={}, schedule={}, created_at=now()))
-        return _volume(c.execute(select(tables.volumes).where(V.name == name)).one())
+                                                retention={}, schedule={},
+                                                created_at=v.created_at))
+        return v
 
 
 def get_volume(cat: Catalog, name: str) -> VolumeInfo:
