@@ -4,7 +4,7 @@ A tree is one folder: canonical JSON `{"nodes": [...]}` sorted by name, stored a
 Files list their chunk ids; folders name their subtree. Files whose size, mtime and inode match
 the parent snapshot reuse its chunk list without being read. Files are read, chunked, hashed and
 compressed on a thread pool (blake3 and zstd release the GIL, so both cores work) while the walk
-goes on; the trees are assembled after it.
+goes on; each folder's tree is stored once its files are read, a bounded distance behind the walk.
 """
 
 from __future__ import annotations
