@@ -103,11 +103,44 @@ def _call_function(task: dict[str, Any], mod: types.ModuleType,
     return dict(zip(outputs, result, strict=True))
 
 
+def _with_globals(fn: types.FunctionType, ns: dict[str, Any]) -> types.FunctionType:
+    new = types.FunctionType(fn.__code__, ns, fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__dict__.update(fn.__dict__)
+    for attr in ("__qualname__", "__doc__", "__module__", "__annotations__"):
+        setattr(new, attr, getattr(fn, attr))
+    return new
+
+
+def _adopt(value: Any, ns: dict[str, Any], done: set[int]) -> Any:
+    """A function (or class) an earlier step defined in its cells, made to look its globals
+    up in this step's namespace, as it would in a notebook kernel: after `x = 7`, a `foo`
+    defined beside `x = 5` reads 7. cloudpickle brought it with a frozen copy of the
+    globals it used; those copies are dropped here."""
+    if isinstance(value, types.FunctionType) and value.__module__ == "__main__":
+        return _with_globals(value, ns)
+    cls = value if isinstance(value, type) else type(value)
+    if cls.__module__ == "__main__" and id(cls) not in done:
+        done.add(id(cls))  # methods of a class defined in cells, for the class or an instance
+        for attr, member in list(vars(cls).items()):
+            if isinstance(member, types.FunctionType):
+                setattr(cls, attr, _with_globals(member, ns))
+            elif isinstance(member, (staticmethod, classmethod)) and \
+                    isinstance(member.__func__, types.FunctionType):
+                setattr(cls, attr, type(member)(_with_globals(member.__func__, ns)))
+            elif isinstance(member, property):
+                setattr(cls, attr, property(
+                    *(_with_globals(f, ns) if isinstance(f, types.FunctionType) else f
+                      for f in (member.fget, member.fset, member.fdel)), member.__doc__))
+    return value
+
+
 def _run_cells(task: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins,
                           "display": _display}
     ns.update(task["params"])  # every pipeline parameter is visible, as in Kale
-    ns.update(values)
+    done: set[int] = set()
+    ns.update({k: _adopt(v, ns, done) for k, v in values.items()})
     _exec_cells(task["prelude"], ns)
     _exec_cells(task["cells"], ns)
     missing = [o for o in task["outputs"] if o not in ns]

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from kiln.errors import NotebookError
-from kiln.notebook.names import defined_names, free_names, is_builtin
+from kiln.notebook.names import (
+    callables_changed,
+    callables_free_names,
+    changed_names,
+    defined_names,
+    free_names,
+    is_builtin,
+    loaded_names,
+)
 from kiln.notebook.source import clean_source
 from kiln.notebook.tags import CellTags, parse_tags
 from kiln.spec.model import Cell, InputSpec, ParamSpec, PipelineSpec, StepSpec
@@ -128,6 +136,10 @@ def _group_cells(nb_path: Path, cells: list[Any]) -> _Sections:
             continue
         where = f"{nb_path.name}, cell {index}"
         tags = parse_tags(cell.get("metadata", {}).get("tags"), where=where)
+        if tags.ignored:
+            warnings.warn(f"{where}: tag(s) {', '.join(repr(t) for t in tags.ignored)} "
+                          f"ignored: {tags.why_ignored} (as Kale reads it)",
+                          NotebookWarning, stacklevel=2)
         source = cell.get("source", "")
         if isinstance(source, list):
             source = "".join(source)
@@ -137,13 +149,7 @@ def _group_cells(nb_path: Path, cells: list[Any]) -> _Sections:
             if metrics_seen:
                 raise NotebookError("a step cannot come after the pipeline-metrics cell",
                                     where=where, hint="move the pipeline-metrics cell last")
-            name = tags.step
-            if not name:  # `step:` with no name continues the current step
-                if current is None or not current.startswith("step:"):
-                    raise NotebookError("tag 'step:' has no name and there is no step above "
-                                        "to continue", where=where,
-                                        hint="name the step, e.g. step:load_data")
-                name = current[5:]
+            name = tags.step or ""
             if name == METRICS_STEP:
                 raise NotebookError(f"'{METRICS_STEP}' is reserved for the metrics step",
                                     where=where, hint="choose another step name")
@@ -153,16 +159,14 @@ def _group_cells(nb_path: Path, cells: list[Any]) -> _Sections:
         elif tags.section is not None:
             current = tags.section
             metrics_seen = metrics_seen or current == "metrics"
-        elif current is None:
-            if tags.has_step_options:
-                raise NotebookError("this cell has step options (prev:, limit:, ...) but "
-                                    "belongs to no step", where=where,
-                                    hint="add a step:NAME tag to the cell")
-            continue  # untagged cells before the first tagged cell are ignored
+        else:
+            _untagged_options(tags, where)
+            tags = CellTags()  # what was not refused was set aside
+            if current is None:
+                continue  # untagged cells before the first tagged cell are ignored
         code, dropped = clean_source(source)
         for line, text in dropped:
-            warnings.warn(f"{where}, line {line}: dropped non-Python line: {text.strip()}",
-                          NotebookWarning, stacklevel=2)
+            warnings.warn(f"{where}, line {line}: {text}", NotebookWarning, stacklevel=2)
         cell_obj = Cell(source=code, index=index, filename=f"{nb_path.name} [cell {index}]")
         if current.startswith("step:"):
             step = out.steps[current[5:]]
@@ -174,6 +178,25 @@ def _group_cells(nb_path: Path, cells: list[Any]) -> _Sections:
                                     where=where, hint="put them on a step:NAME cell")
             getattr(out, current).append(cell_obj)
     return out
+
+
+def _untagged_options(tags: CellTags, where: str) -> None:
+    """Step options on a cell with no step tag. Kale refuses prev:, limit: and annotation:
+    there, and so do we (merged into the step above they would change its graph or
+    resources without a word); Kale never applies a notebook's label: tags, so one here is
+    set aside with a warning rather than refusing a notebook Kale runs."""
+    if not tags.has_step_options:
+        return
+    labels = [t for t in tags.option_tags if t.startswith("label:")]
+    others = [t for t in tags.option_tags if not t.startswith("label:")]
+    if others:
+        raise NotebookError(
+            f"tag(s) {', '.join(repr(t) for t in others)} on a cell with no step tag",
+            where=where, hint="step options belong on the cell that names the step: add "
+            "step:NAME to this cell, or move the tags to the step's first cell")
+    warnings.warn(f"{where}: tag(s) {', '.join(repr(t) for t in labels)} ignored: the cell "
+                  "has no step tag (Kale ignores them too); put them on the step's cell",
+                  NotebookWarning, stacklevel=3)
 
 
 def _merge_tags(step: _Step, tags: CellTags, steps: dict[str, _Step], where: str) -> None:
@@ -324,22 +347,56 @@ def _nearest(definers: set[str], ancestors: dict[str, set[str]]) -> set[str]:
     return {d for d in definers if not any(d in ancestors[o] for o in definers if o != d)}
 
 
+@dataclass
+class _Flow:
+    """Where each name's value comes from, step by step (see docs/kale-compatibility.md).
+
+    A step *provides* a name to the steps after it when it binds the name, or when it
+    received the name and may have changed the value in place (`df['x'] = 1`,
+    `df.fillna(0, inplace=True)`, `shuffle(a)`). A reader takes the value its nearest
+    ancestor provides. Parallel branches that both provide it are resolved as a kernel
+    running the cells top to bottom would: the branch whose cells come last wins, with a
+    warning (the other branch's changes are not seen). No notebook is refused for it.
+    """
+
+    ancestors: dict[str, set[str]]
+    order: list[str]  # steps in notebook order
+    binds: dict[str, set[str]]
+    provides: dict[str, set[str]]
+
+    def source(self, name: str, candidates: set[str]) -> tuple[str | None, list[str]]:
+        """(the step the value comes from, the parallel steps passed over)."""
+        nearest = _nearest({a for a in candidates if name in self.provides[a]}, self.ancestors)
+        if not nearest:
+            return None, []
+        ordered = sorted(nearest, key=self.order.index)
+        return ordered[-1], ordered[:-1]
+
+
 def _resolve(name: str, line: int, code: _Code, step: str, candidates: set[str],
-             defs: dict[str, set[str]], ancestors: dict[str, set[str]],
-             params: dict[str, ParamSpec]) -> InputSpec:
-    definers = _nearest({a for a in candidates if name in defs[a]}, ancestors)
-    if len(definers) == 1:
-        src = definers.pop()
+             flow: _Flow, params: dict[str, ParamSpec], *, strict: bool = True
+             ) -> InputSpec | None:
+    """The input that gives `step` the name it reads. `strict`: a name found nowhere is an
+    error (a name only a called function might read is not: the kernel would fail only if
+    that code ran)."""
+    src, passed_over = flow.source(name, candidates)
+    if src is not None:
+        if passed_over:
+            others = ", ".join(f"'{o}'" for o in passed_over)
+            warnings.warn(
+                f"{code.where(line)}: step '{step}' reads '{name}' as step '{src}' left it; "
+                f"{others} also assign{'s' if len(passed_over) == 1 else ''} or may change it "
+                f"and run{'s' if len(passed_over) == 1 else ''} in parallel with '{src}', so "
+                f"{'its' if len(passed_over) == 1 else 'their'} value is not seen here (as in a "
+                "kernel running the cells top to bottom); order the steps with prev: if it "
+                "matters", NotebookWarning, stacklevel=2)
         return InputSpec(name=name, step=src, output=name)
-    if len(definers) > 1:
-        a, b = sorted(definers)[:2]
-        raise NotebookError(
-            f"step '{step}' reads '{name}', which both '{a}' and '{b}' define, and neither runs "
-            "after the other", where=code.where(line),
-            hint="order them with prev:, or rename the variable in one of them")
     if name in params:
         return InputSpec(name=name, param=name)
-    elsewhere = sorted(o for o in defs if name in defs[o] and o != step)
+    if not strict:
+        return None
+    elsewhere = sorted((o for o in flow.binds if name in flow.binds[o] and o != step),
+                       key=flow.order.index)
     if elsewhere:
         raise NotebookError(
             f"step '{step}' reads '{name}', which step '{elsewhere[0]}' defines, but "
@@ -352,6 +409,33 @@ def _resolve(name: str, line: int, code: _Code, step: str, candidates: set[str],
         "the imports cell")
 
 
+def _function_globals(step: str, code: _Code, flow: _Flow,
+                      functions: dict[str, dict[str, set[str]]],
+                      prelude_functions: dict[str, set[str]]) -> list[tuple[str, int]]:
+    """Global names that functions the step uses (received from earlier steps, or from the
+    functions cell) read when called here, transitively, with the line of the use.
+
+    In a kernel a function looks its globals up when it runs, so the step that calls it
+    must hold them (engine/worker.py gives received functions the step's globals)."""
+    out: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    todo = sorted(loaded_names(code.tree).items(), key=lambda kv: kv[1], reverse=True)
+    while todo:
+        name, line = todo.pop()
+        if name in seen or name in functions[step]:
+            continue  # the step's own functions: their reads are the step's reads already
+        seen.add(name)
+        src, _ = flow.source(name, flow.ancestors[step])
+        if src is not None:
+            free = functions[src].get(name, set())
+        else:
+            free = prelude_functions.get(name, set())
+        for f in sorted(free):
+            out.append((f, line))
+            todo.append((f, line))
+    return out
+
+
 def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelude: list[Cell],
              metric_names: list[str]) -> list[StepSpec]:
     if not sections.steps:
@@ -361,15 +445,22 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
     codes = {n: _join(s.cells) for n, s in sections.steps.items()}
     for s in sections.steps.values():
         if not codes[s.name].tree.body:
-            raise NotebookError(f"step '{s.name}' has no code",
-                                where=f"{nb_path.name}, cell {s.first_cell}",
-                                hint="add code to the step's cell or remove the tag")
-    defs = {n: defined_names(c.tree) for n, c in codes.items()}
+            warnings.warn(f"{nb_path.name}, cell {s.first_cell}: step '{s.name}' has no code; "
+                          "it runs and does nothing (Kale accepts it too)", NotebookWarning,
+                          stacklevel=2)
     prelude_code = _join(prelude) if prelude else None
     prelude_defs = defined_names(prelude_code.tree) if prelude_code else set()
-    ancestors = _ancestors(sections.steps)
+    binds = {n: defined_names(c.tree) for n, c in codes.items()}
+    flow = _Flow(ancestors=_ancestors(sections.steps), order=list(sections.steps),
+                 binds=binds, provides={n: set(b) for n, b in binds.items()})
+    functions = {n: callables_free_names(c.tree, prelude_defs) for n, c in codes.items()}
+    prelude_functions = callables_free_names(prelude_code.tree, set()) if prelude_code else {}
+    # what each function may change among the globals it reads
+    mutates = {n: callables_changed(c.tree, functions[n]) for n, c in codes.items()}
+    prelude_mutates = (callables_changed(prelude_code.tree, prelude_functions)
+                       if prelude_code else {})
     prelude_free = free_names(prelude_code.tree, set()) if prelude_code else []
-    everywhere = set().union(*defs.values()) | set(pmap)
+    everywhere = set().union(*binds.values()) | set(pmap)
     for name, line in prelude_free:
         if name not in everywhere and not is_builtin(name):
             assert prelude_code is not None
@@ -378,19 +469,28 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
                                 hint="import it in the imports cell or define it")
     prelude_params = sorted({n for n, _ in prelude_free if n in pmap})
     specs: dict[str, StepSpec] = {}
-    # Resolve in dependency order: a step that receives a value may change it in place
-    # (`df['x'] = ...`), so like Kale we let it pass the value on: for its descendants it
-    # defines every name it received from a step, not only the names it assigns.
-    for name in _topological(sections.steps):
+    for name in _topological(sections.steps):  # ancestors first: `provides` grows in order
         st = sections.steps[name]
         code = codes[name]
         inputs = [InputSpec(name=p, param=p) for p in prelude_params]
-        for var, line in free_names(code.tree, prelude_defs):
-            inp = _resolve(var, line, code, name, ancestors[name], defs, ancestors, pmap)
-            if not any(i.name == inp.name for i in inputs):
+
+        def add(inp: InputSpec | None) -> None:
+            if inp is not None and not any(i.name == inp.name for i in inputs):
                 inputs.append(inp)
-            if inp.step is not None:
-                defs[name].add(var)
+
+        for var, line in free_names(code.tree, prelude_defs):
+            add(_resolve(var, line, code, name, flow.ancestors[name], flow, pmap))
+        for var, line in _function_globals(name, code, flow, functions, prelude_functions):
+            if var not in prelude_defs:
+                add(_resolve(var, line, code, name, flow.ancestors[name], flow, pmap,
+                             strict=False))
+        changed = set(changed_names(code.tree))
+        for fn in loaded_names(code.tree):  # functions called here may change their globals
+            src, _ = flow.source(fn, flow.ancestors[name])
+            table = mutates[name] if fn in mutates[name] else \
+                mutates[src] if src is not None else prelude_mutates
+            changed |= table.get(fn, set())
+        flow.provides[name] |= {i.name for i in inputs if i.step and i.name in changed}
         t = st.tags
         specs[name] = StepSpec(
             name=name, kind="cells", inputs=inputs, cells=st.cells, after=list(st.prev),
@@ -403,7 +503,9 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
         inputs = []
         where = _Code(ast.parse(""), [(1, sections.metrics[0])])
         for var in metric_names:
-            inputs.append(_resolve(var, 1, where, METRICS_STEP, everyone, defs, ancestors, pmap))
+            inp = _resolve(var, 1, where, METRICS_STEP, everyone, flow, pmap)
+            assert inp is not None
+            inputs.append(inp)
         specs[METRICS_STEP] = StepSpec(name=METRICS_STEP, kind="metrics", inputs=inputs,
                                        cells=list(sections.metrics))
     for s in specs.values():  # a value becomes an output of the step a descendant reads it from

@@ -1,12 +1,15 @@
 """Katib's algorithm names, each mapped to an Optuna sampler (and pruner) with its settings.
 
-Settings follow Katib's names (`random_state`, `n_startup_trials`, ...). A name the algorithm
-does not know is an error (a typo should not silently change a study). A setting Katib knows
-but Optuna has no counterpart for is ignored with a warning that says so.
+Settings follow Katib's names (`random_state`, `n_startup_trials`, ...). A name no algorithm
+knows is an error with a did-you-mean (a typo should not silently change a study). A setting
+of another algorithm (Kale's panel writes the Bayesian-optimisation settings under every
+algorithm) and a setting Katib knows but Optuna has no counterpart for are ignored with a
+warning that says so.
 """
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,7 +92,18 @@ def parse(name: Any, settings: Any, where: str, *, early: bool = False) -> Algor
     for key, value in items:
         sw = f"{where}.algorithmSettings.{key}"
         if key not in known:
-            raise SpecError(f"{kind} '{name}' has no setting '{key}'", where=sw,
+            others = sorted(a for a, t in table.items() if key in t)
+            if others:
+                # Kale's panel writes the Bayesian-optimisation settings under every
+                # algorithm, grid included: a setting of another algorithm is no typo.
+                warnings.warn(f"setting '{key}' ({where}.algorithmSettings) is ignored: it "
+                              f"belongs to {', '.join(others)}, not {name}",
+                              UserWarning, stacklevel=2)
+                continue
+            close = difflib.get_close_matches(key, sorted({k for t in table.values() for k in t}),
+                                              n=1)
+            raise SpecError(f"{kind} '{name}' has no setting '{key}'"
+                            + (f" (did you mean '{close[0]}'?)" if close else ""), where=sw,
                             hint=f"its settings: {', '.join(known) or 'none'}")
         conv = known[key]
         if conv is None:
