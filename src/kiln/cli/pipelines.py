@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from kiln.cli import remote, status
+from kiln.cli.options import VOLUME_HELP, volume_bindings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,6 +41,7 @@ def run(
     experiment: str = typer.Option("", "--experiment", "-e", help="Record under this experiment."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't stream step logs."),
     label: list[str] = typer.Option([], "--label", "-l", help="KEY=VALUE, repeatable."),
+    volume: list[str] = typer.Option([], "--volume", help=VOLUME_HELP),
     run_id: str = typer.Option(None, "--run-id", hidden=True),
     version_id: int = typer.Option(None, "--pipeline-version-id", hidden=True),
     parent: str = typer.Option(None, "--parent-run", hidden=True),
@@ -62,9 +64,10 @@ def run(
     if (resume is None) == (target is None):
         raise UserError("give a pipeline to run, or --resume RUN --from STEP (not both)")
     labels = parse_assignments(label, what="label", example="-l team=vision")
+    bindings = volume_bindings(volume)
     client = remote()
     if client is not None:
-        local_only = {"--snapshot/--no-snapshot": snapshot is not None,
+        local_only = {"--snapshot/--no-snapshot": snapshot is not None, "--volume": bool(volume),
                       "--parallelism": bool(parallelism), "--no-cache": no_cache}
         for option, given in local_only.items():
             if given:
@@ -90,7 +93,8 @@ def run(
                                   parallelism=parallelism or None, cache=not no_cache,
                                   experiment=experiment or None, observer=observer,
                                   snapshot=snapshot, labels=labels, run_id=run_id,
-                                  pipeline_version_id=version_id, parent_run_id=parent)
+                                  pipeline_version_id=version_id, parent_run_id=parent,
+                                  volumes=bindings)
     except KeyboardInterrupt:
         console.print("[magenta]cancelled[/]: running steps were stopped")
         raise typer.Exit(status.CANCELLED) from None

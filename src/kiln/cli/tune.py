@@ -11,6 +11,7 @@ import typer
 
 from kiln.cli import status
 from kiln.cli.groups import default_to
+from kiln.cli.options import VOLUME_HELP, volume_bindings
 
 tune_app = typer.Typer(
     cls=default_to("start"),
@@ -48,6 +49,7 @@ def start(
     param: list[str] = typer.Option([], "--param", "-p",
                                     help="Fix another pipeline parameter: NAME=VALUE."),
     name: str = typer.Option(None, "--name", help="The study's name (default: derived)."),
+    volume: list[str] = typer.Option([], "--volume", help=VOLUME_HELP),
     resume: str = typer.Option(None, "--resume", help="Continue this study after a crash."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step of every trial."),
     as_json: bool = typer.Option(False, "--json", help="Print the finished study as JSON."),
@@ -68,6 +70,9 @@ def start(
         if resume:
             if target:
                 raise UserError("--resume continues a recorded study; give no PATH with it")
+            if volume:
+                raise UserError("--volume binds volumes when a study starts; a resumed study "
+                                "keeps its bindings", where="--volume")
             study = api.resume(resume, trials=trials, observer=observer)
         else:
             if not target:
@@ -78,7 +83,8 @@ def start(
                              settings=parse_assignments(setting) if setting else None,
                              early_stopping=early_stopping, max_failed=max_failed, goal=goal,
                              seed=seed, params=parse_assignments(param) or None, config=config,
-                             name=name, cache=not no_cache, observer=observer)
+                             name=name, cache=not no_cache, observer=observer,
+                             volumes=volume_bindings(volume))
     except KeyboardInterrupt:
         console.print("[magenta]cancelled[/]: running trials were stopped; continue with "
                       "`kiln tune --resume STUDY`")

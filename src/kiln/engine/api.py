@@ -27,7 +27,8 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
         cache: bool = True, experiment: str | None = None, progress: bool | None = None,
         observer: Observer | None = None, snapshot: bool | None = None,
         labels: dict[str, str] | None = None, run_id: str | None = None,
-        pipeline_version_id: int | None = None, parent_run_id: str | None = None) -> Run:
+        pipeline_version_id: int | None = None, parent_run_id: str | None = None,
+        volumes: dict[str, str] | None = None) -> Run:
     """Run a pipeline on this machine and wait for it.
 
     `target` is a @kiln.pipeline, a notebook path, 'module.py:function' or a spec file.
@@ -37,12 +38,15 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
     `labels` tag the run (`kiln runs ls --filter "labels.team = vision"`). `run_id`,
     `pipeline_version_id` and `parent_run_id` are set by whoever starts a run in the background
     (`kiln.engine.launch`): an id chosen beforehand, the uploaded version, the cloned run.
+    `volumes` binds the pipeline's volumes to volumes of this machine ({"data-8lbdjmzdh":
+    "data"}): a Kale notebook names the PVCs of the cluster it was made on.
     """
     from kiln.engine.local import LocalEngine, RunOptions
+    from kiln.engine.mounts import bind
     from kiln.runtime import Runtime
 
-    spec = load_spec(target)
     rt = Runtime.open()
+    spec = bind(load_spec(target), volumes or {}, rt)
     observer = _observer(observer, progress)
     options = RunOptions(cache=cache, experiment=experiment, snapshot=snapshot,
                          source=os.fspath(target) if isinstance(target, (str, os.PathLike))

@@ -9,13 +9,40 @@ so the same code on the same data is reused, and changed data is not.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import warnings
 from typing import Any
 
 from kiln.catalog import volumes as records
 from kiln.catalog.volumes import SnapshotInfo
+from kiln.errors import NotFoundError, UserError
 from kiln.runtime import Runtime
 from kiln.spec.model import PipelineSpec, StepSpec
+
+
+class VolumeWarning(UserWarning):
+    """A volume the pipeline mounts is not on this machine; the run goes ahead without it."""
+
+
+def bind(spec: PipelineSpec, bindings: dict[str, str], rt: Runtime) -> PipelineSpec:
+    """The spec with each of its volumes named in `bindings` (`--volume NAME=VOLUME`)
+    replaced by a volume of this machine: a Kale notebook names the PVCs of the cluster it
+    was made on (`data-8lbdjmzdh`), which mean nothing here."""
+    if not bindings:
+        return spec
+    from kiln.volumes.volumes import get
+
+    declared = sorted({v for s in spec.steps for v in s.volumes.values()})
+    for name, local in bindings.items():
+        if name not in declared:
+            raise UserError(f"--volume {name}={local}: the pipeline mounts no volume '{name}'",
+                            hint=f"its volumes: {', '.join(declared)}" if declared else
+                            "it mounts no volumes (Kale's `volumes` metadata is empty)")
+        get(local, rt=rt)  # an unknown volume is named here, with close names
+    steps = [dataclasses.replace(s, volumes={m: bindings.get(v, v) for m, v in s.volumes.items()})
+             for s in spec.steps]
+    return dataclasses.replace(spec, steps=steps)
 
 
 def autosnapshot(spec: PipelineSpec) -> bool:
@@ -29,7 +56,29 @@ class RunMounts:
         self.rt = rt
         self.snapshot = snapshot
         names = sorted({v for s in spec.steps for v in s.volumes.values()})
-        self.folders = {n: str(root(n, rt=rt)) for n in names}  # unknown volume: fails here
+        # A notebook's volume that is not here is left out with a warning: a Kale notebook
+        # names its cluster's PVCs, and most of its steps never open them. A function step
+        # receives the folder as an argument, so its unknown volume fails here, before the run.
+        self.missing: set[str] = set()
+        for n in names:
+            try:
+                root(n, rt=rt)
+            except NotFoundError:
+                if any(n in s.volumes.values() for s in spec.steps if s.kind == "function"):
+                    raise
+                self.missing.add(n)
+        if self.missing:
+            mounts = {v: m for s in spec.steps for m, v in s.volumes.items()}
+            listed = ", ".join(f"'{n}' (mounted on {mounts[n]})" for n in sorted(self.missing))
+            first = sorted(self.missing)[0]
+            warnings.warn(
+                f"the pipeline's volume(s) {listed} are not on this machine; the run goes "
+                "ahead without them, and a step that opens a path under their mount point "
+                f"fails naming the volume. Bind one with `--volume {first}=VOLUME` (create "
+                "VOLUME with `kiln volume create VOLUME [--path DIR]`)", VolumeWarning,
+                stacklevel=2)
+        names = [n for n in names if n not in self.missing]
+        self.folders = {n: str(root(n, rt=rt)) for n in names}
         self.latest: dict[str, SnapshotInfo | None] = {
             n: records.latest_snapshot(rt.catalog, n) for n in names}
 
@@ -49,13 +98,13 @@ class RunMounts:
 
     def after(self, step: StepSpec, run_id: str) -> None:
         if self.snapshot:
-            for name in sorted(set(step.volumes.values())):
+            for name in sorted(set(step.volumes.values()) - self.missing):
                 self._take(name, run_id, step.name, f"after {step.name}")
 
     def seen(self, step: StepSpec) -> dict[str, tuple[str, str | None]]:
         """mount -> (volume, id of the snapshot the step starts from)."""
         return {m: (v, self.latest[v].id if self.latest[v] else None)  # type: ignore[union-attr]
-                for m, v in step.volumes.items()}
+                for m, v in step.volumes.items() if v not in self.missing}
 
     def cache_part(self, step: StepSpec) -> dict[str, str] | None:
         """The volumes' content for the step's cache key; None if it cannot be known."""
@@ -63,6 +112,8 @@ class RunMounts:
             return None
         out = {}
         for m, v in step.volumes.items():
+            if v in self.missing:
+                continue
             snap = self.latest[v]
             if snap is None:
                 return None
@@ -71,8 +122,11 @@ class RunMounts:
 
     def task_fields(self, step: StepSpec) -> tuple[dict[str, Any], dict[str, str]]:
         """(constants, env) that hand the volumes' folders to the step."""
-        paths = {m: self.folders[v] for m, v in step.volumes.items()}
+        paths = {m: self.folders[v] for m, v in step.volumes.items() if v not in self.missing}
         env = {"KILN_VOLUMES": json.dumps(paths)}
-        for v in step.volumes.values():
+        missing = {m: v for m, v in step.volumes.items() if v in self.missing}
+        if missing:
+            env["KILN_MISSING_VOLUMES"] = json.dumps(missing)
+        for v in set(step.volumes.values()) - self.missing:
             env[f"KILN_VOLUME_{v.upper().replace('-', '_').replace('.', '_')}"] = self.folders[v]
         return (paths if step.kind == "function" else {}), env

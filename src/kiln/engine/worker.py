@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import kiln
+from kiln.engine import mountpaths
 from kiln.files import atomic_path, import_file, loaded_from
 from kiln.marshal.registry import ArtifactRef, default_registry
 from kiln.sdk import context
@@ -205,6 +206,9 @@ def run_task(task: dict[str, Any]) -> None:
     ctx = context.StepContext(task["run_id"], task["step"], Path(task["metrics_path"]))
     context.set_current(ctx)
     store = FolderStore(task["store_root"])
+    missing = json.loads(os.environ.get("KILN_MISSING_VOLUMES") or "{}")
+    if task["kind"] == "cells":  # Kale's mount points, as the notebook wrote them
+        mountpaths.install(json.loads(os.environ.get("KILN_VOLUMES") or "{}"), missing)
 
     def load_values() -> dict[str, Any]:
         values: dict[str, Any] = dict(task["constants"])
@@ -226,6 +230,9 @@ def run_task(task: dict[str, Any]) -> None:
         sys.stderr.write(text)
         sys.stderr.flush()
         message = "".join(traceback.format_exception_only(type(e), e)).strip()
+        hint = mountpaths.explain(message, missing)
+        if hint and hint not in message:
+            message += f" ({hint})"
         write_json_atomic(result_path, {"status": "failed", "error": message, "where": where,
                                         "traceback": text})
         sys.stdout.flush()

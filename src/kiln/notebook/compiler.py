@@ -516,22 +516,39 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
 
 
 def _kale_volumes(raw: Any, where: str) -> dict[str, str]:
-    """Kale's `volumes` metadata -> {mount_point: volume name}. Each PVC is a volume of that
-    name here (create it first with `kiln volume create NAME`)."""
+    """Kale's `volumes` metadata -> {mount_point: volume name}.
+
+    The panel writes one entry per PVC of the notebook's cluster (`type` clone, new, pvc or
+    snap, `name` such as `data-8lbdjmzdh`, `mount_point` such as `/home/jovyan/data`, plus
+    `size`, `size_type`, `snapshot`, `annotations`). Here each is a volume of the same name
+    unless `kiln run --volume NAME=VOLUME` binds it to another; one that is not on this
+    machine is left out of the run with a warning (engine/mounts.py)."""
     if not isinstance(raw, list):
         raise NotebookError("metadata 'volumes' must be a list", where=f"{where}: metadata volumes")
-    out = {}
+    out: dict[str, str] = {}
+    example = '{"name": "data", "mount_point": "/home/jovyan/data", "type": "pvc"}'
     for i, v in enumerate(raw):
-        at = f"{where}: metadata volumes[{i}]"
+        at = f"{where}: metadata kubeflow_notebook.volumes[{i}]"
         if not isinstance(v, dict):
             raise NotebookError("each volume must be an object with name and mount_point",
-                                where=at)
+                                where=at, hint=f"e.g. {example}")
         name, mount = v.get("name"), v.get("mount_point")
-        if not isinstance(name, str) or not name or not isinstance(mount, str) or not mount:
-            raise NotebookError("a volume needs a non-empty 'name' and 'mount_point'", where=at,
-                                hint='e.g. {"name": "data", "mount_point": "/home/jovyan/data", '
-                                     '"type": "pvc"}')
-        out[mount] = name
+        if not isinstance(name, str) or not name.strip():
+            raise NotebookError("the volume has no name", where=f"{at}.name",
+                                hint=f"each volume needs a non-empty 'name', e.g. {example}")
+        if not isinstance(mount, str) or not mount.strip():
+            raise NotebookError(f"volume '{name}' has no mount point", where=f"{at}.mount_point",
+                                hint=f"e.g. {example}")
+        parts = mount.split("/")
+        if not mount.startswith("/") or ".." in parts or "\0" in mount:
+            raise NotebookError(f"volume '{name}' has mount point {mount!r}: a mount point is "
+                                "an absolute path with no '..'", where=f"{at}.mount_point",
+                                hint="e.g. /home/jovyan/data")
+        key = mount.rstrip("/") or "/"
+        if key in out:
+            raise NotebookError(f"volumes '{out[key]}' and '{name}' share the mount point {mount}",
+                                where=f"{at}.mount_point", hint="give each its own mount point")
+        out[key] = name
     return out
 
 

@@ -79,7 +79,8 @@ def tune(target: Any, *, space: Any = None, objective: str | None = None,
          goal: float | None = None, seed: int | None = None,
          params: dict[str, Any] | None = None, config: str | os.PathLike[str] | dict[str, Any]
          | None = None, name: str | None = None, cache: bool = True,
-         progress: bool | None = None, observer: StudyObserver | None = None) -> Study:
+         progress: bool | None = None, observer: StudyObserver | None = None,
+         volumes: dict[str, str] | None = None) -> Study:
     """Tune a pipeline: every trial is a pipeline run with the trial's parameters.
 
     `target` is anything `kiln.run` takes. The study's shape comes from, in order: the
@@ -88,6 +89,7 @@ def tune(target: Any, *, space: Any = None, objective: str | None = None,
     `space`: {name: (min, max) | range(...) | [choices] | Katib ParameterSpec dict}, or
     Katib's parameters list. `algorithm`: a Katib name (random, grid, tpe, multivariate-tpe,
     bayesianoptimization, cmaes, sobol, hyperband). `params` fixes other pipeline parameters.
+    `volumes` binds the pipeline's volumes to this machine's, as in `kiln.run`.
     """
     from kiln.catalog import studies
     from kiln.engine.targets import load_spec
@@ -95,7 +97,9 @@ def tune(target: Any, *, space: Any = None, objective: str | None = None,
     from kiln.tune.config import study_config
     from kiln.tune.study import Tuner
 
-    spec = load_spec(target)
+    from kiln.engine.mounts import bind
+
+    spec = bind(load_spec(target), volumes or {}, Runtime.open())
     cfg = study_config(spec, config=config, space=space, params=params, metric=objective,
                        direction=direction, trials=trials, parallel=parallel,
                        algorithm=algorithm, settings=settings, early_stopping=early_stopping,

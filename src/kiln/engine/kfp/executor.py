@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from kiln.engine import mountpaths
 from kiln.engine.kfp.compiler import METRICS_OUTPUT
 from kiln.engine.worker import compute, user_traceback
 from kiln.marshal.registry import ArtifactRef, default_registry
@@ -114,6 +115,8 @@ def run_task(task: dict[str, Any], args: dict[str, Any], *, keep_outputs: bool =
 
     mounts = _mounts(task.get("volumes") or {})
     os.environ["KILN_VOLUMES"] = json.dumps(mounts)
+    if task["kind"] == "cells":  # under kfp.local a mount path may stand for a local folder
+        mountpaths.install(mounts, {})
 
     def load_values() -> dict[str, Any]:
         values: dict[str, Any] = dict(task["constants"])
