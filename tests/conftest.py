@@ -107,7 +107,8 @@ KALE_VERSION = "2.3.0"
 
 @pytest.fixture(scope="session")
 def kale_notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example notebooks shipped inside Kale's own wheel, unchanged (from PyPI)."""
+    """The example notebooks shipped inside Kale's own wheel, unchanged (from PyPI), and its
+    SDK test modules under sdk/."""
     cache = Path(os.environ.get("KILN_TEST_CACHE", Path.home() / ".cache" / "kiln-tests"))
     wheel_dir = cache / f"kale-{KALE_VERSION}"
     wheels = list(wheel_dir.glob("*.whl")) if wheel_dir.exists() else []
@@ -119,11 +120,14 @@ def kale_notebooks(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if r.returncode != 0 or not wheels:
             pytest.skip(f"cannot download kubeflow-kale from PyPI: {r.stderr[-300:]}")
     out = tmp_path_factory.mktemp("kale")
+    (out / "sdk").mkdir()
     with zipfile.ZipFile(wheels[0]) as z:
         for name in z.namelist():
             if name.endswith(".ipynb"):
                 target = out / Path(name).name
                 target.write_bytes(z.read(name))
+            elif "/tests/assets/sdk/" in name and name.endswith(".py"):
+                (out / "sdk" / Path(name).name).write_bytes(z.read(name))  # Kale SDK modules
     return out
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kiln.errors import TargetError
+from kiln.errors import KilnError, TargetError
 from kiln.files import import_file, loaded_from
 from kiln.spec.model import PipelineSpec
 
@@ -73,6 +73,9 @@ def _module_name(path: Path) -> str:
 def _module_pipeline(path: Path, func: str | None) -> Any:
     from kiln.sdk.decorators import Pipeline
 
+    import _kilnflow_kale
+
+    _kilnflow_kale.install()  # `from kale.sdk import ...` in modules written for Kale's SDK
     path = path.resolve()
     name = _module_name(path)
     sys.path.insert(0, str(path.parent))
@@ -82,10 +85,15 @@ def _module_pipeline(path: Path, func: str | None) -> Any:
     else:
         try:
             mod = import_file(path, name)
+        except KilnError:
+            raise  # a definition error already says where and what to do
         except Exception as e:
             raise TargetError(f"importing {path.name} failed: {type(e).__name__}: {e}",
                               where=str(path)) from e
     pipelines = {k: v for k, v in vars(mod).items() if isinstance(v, Pipeline)}
+    if not func and len(pipelines) > 1:  # `from x import other_pipeline` is not this file's
+        own = {k: v for k, v in pipelines.items() if getattr(v.fn, "__module__", None) == name}
+        pipelines = own or pipelines
     if func:
         obj = getattr(mod, func, None)
         if obj is None:

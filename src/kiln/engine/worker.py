@@ -64,9 +64,18 @@ def _exec_cells(cells: list[dict[str, Any]], ns: dict[str, Any]) -> None:
 
 
 def _load_module(fn: dict[str, Any]) -> types.ModuleType:
+    import _kilnflow_kale
+
+    _kilnflow_kale.install()  # modules written for Kale's SDK import kale.sdk
     file = fn["file"]
     sys.path.insert(0, os.path.dirname(file))
     name = fn["module"]
+    import warnings
+
+    from kiln.sdk.kale import KaleSDKWarning
+
+    # said once when the pipeline was loaded; not again in every step's log
+    warnings.filterwarnings("ignore", category=KaleSDKWarning)
     if name != "__main__":
         try:
             mod = importlib.import_module(name)

@@ -71,7 +71,9 @@ class StepFunction:
                  timeout: float | None = None, resources: dict[str, Any] | None = None,
                  cache: bool = True, outputs: tuple[str, ...] | None = None,
                  distributed: PyTorchDistributed | None = None,
-                 volumes: dict[str, str] | None = None) -> None:
+                 volumes: dict[str, str] | None = None, limits: dict[str, str] | None = None,
+                 labels: dict[str, str] | None = None,
+                 annotations: dict[str, str] | None = None) -> None:
         if not callable(fn):
             raise PipelineDefinitionError(f"@kiln.step needs a function, got {fn!r}")
         if retries < 0:
@@ -91,6 +93,10 @@ class StepFunction:
                                           where=_where(fn))
         self.distributed = distributed
         self.volumes = _check_volumes(fn, volumes or {})
+        # Kubernetes settings of the step's pod on Kubeflow (Kale's @step has them too)
+        self.limits = _str_map(fn, "limits", limits)
+        self.labels = _str_map(fn, "labels", labels)
+        self.annotations = _str_map(fn, "annotations", annotations)
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -175,6 +181,16 @@ def pipeline(fn: Callable[..., Any] | None = None, /, *, name: str | None = None
     if fn is not None:
         return Pipeline(fn, name=name, experiment=experiment, description=description)
     return lambda f: Pipeline(f, name=name, experiment=experiment, description=description)
+
+
+def _str_map(fn: Callable[..., Any], what: str, value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise PipelineDefinitionError(f"{what}= takes {{name: value}}", where=_where(fn),
+                                      hint=f'{what}={{"nvidia.com/gpu": "1"}}' if what == "limits"
+                                      else f'{what}={{"team": "ml"}}')
+    return {k: str(v) for k, v in value.items()}
 
 
 def _check_volumes(fn: Callable[..., Any], volumes: Any) -> dict[str, str]:

@@ -71,7 +71,8 @@ class _Tracer:
             function=_function_ref(sf), retries=sf.retries, timeout=sf.timeout,
             resources=dict(sf.resources), cache=sf.cache,
             distributed=sf.distributed.to_spec() if sf.distributed else None,
-            volumes=dict(sf.volumes)))
+            volumes=dict(sf.volumes), limits=dict(sf.limits), labels=dict(sf.labels),
+            annotations=dict(sf.annotations)))
         refs = tuple(OutputRef(name, o) for o in sf.outputs)
         if len(refs) == 1:
             return refs[0]
@@ -136,7 +137,9 @@ def _function_ref(sf: StepFunction) -> FunctionRef:
             f"step '{sf.name}' is defined inside another function or is a lambda", where=where,
             hint="define step functions at the top level of a module so each step's process "
             "can import them")
-    file = inspect.getsourcefile(fn)
+    # A wrapper (functools.wraps, Kale's @artifact) lives elsewhere; the module that defines
+    # the step is the wrapped function's.
+    file = inspect.getsourcefile(inspect.unwrap(fn))
     if file is None:
         raise PipelineDefinitionError(f"cannot find the source file of step '{sf.name}'",
                                       where=where, hint="define steps in a .py file")
