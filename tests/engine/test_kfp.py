@@ -286,3 +286,34 @@ def test_a_step_returning_an_open_file_is_refused_where_it_is_defined() -> None:
         @kiln.step
         def handles(path: str) -> tuple[int, typing.BinaryIO]:
             return 1, open(path, "rb")
+
+
+# A Kale-style notebook: a DataFrame received, changed in place and passed on through several
+# steps, fanned out and joined; functions that read the calling step's globals.
+PASS_ON = [
+    (["imports"], "import pandas as pd"),
+    (["step:load"], "df = pd.DataFrame({'a': [1, 2, 3]})\nfactor = 2\ndef scaled(col):\n    return df[col] * factor"),
+    (["step:clean", "prev:load"], "df['b'] = df['a'] * 10"),
+    (["step:enrich", "prev:clean"], "df['c'] = scaled('b')"),
+    (["step:left", "prev:enrich"], "left = float(df['c'].sum())"),
+    (["step:right", "prev:enrich"], "factor = 3\nright = float(scaled('a').sum())"),
+    (["step:join", "prev:left", "prev:right"], "total = left + right + len(df.columns)"),
+    (["pipeline-metrics"], "print(total)"),
+]
+
+
+def test_values_passed_on_by_a_step_that_received_them_compile_and_run(notebook, tmp_path):
+    nb = notebook(PASS_ON, name="pass_on.ipynb")
+    local = kiln.run(nb, progress=False)
+    assert local.status == "succeeded", local.error
+    package = tmp_path / "p.yaml"
+    r = run_cli("compile", str(nb), "-t", "kfp", "-o", str(package))
+    assert r.returncode == 0, r.stderr
+    doc = yaml.safe_load(package.read_text())
+    clean = doc["components"]["comp-clean"]
+    # the received df and the changed df are two artifacts with two names
+    assert set(clean["inputDefinitions"]["artifacts"]) == {"df"}
+    assert "df_out" in clean["outputDefinitions"]["artifacts"]
+    out = run_kfp_local(package, tmp_path)
+    assert out["pipeline-metrics"]["metrics"] == local.metrics
+    assert local.metrics["total"] == (10 + 20 + 30) * 2 + 6 * 3 + 3

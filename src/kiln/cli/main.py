@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import warnings
+from typing import Any
 
 import typer
 
@@ -108,18 +110,27 @@ def _check_remote(args: list[str]) -> None:
                          "remote commands: " + ", ".join(sorted(REMOTE_COMMANDS)))
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Warnings as the user's message, without Python's source-line echo: the message says
+    where (notebook cell, file and line) itself."""
+    sys.stderr.write(f"warning: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     from kiln.errors import KilnError, NotFoundError, UserError
 
     _register()
+    warnings.showwarning = _show_warning
     try:
         _check_remote(sys.argv[1:] if argv is None else argv)
         app(args=argv, prog_name="kiln")
     except KilnError as e:
         from rich.console import Console
+        from rich.markup import escape
 
         err = Console(stderr=True, highlight=False)
-        err.print(f"[bold red]error:[/] {e.message}", markup=True)
+        err.print("[bold red]error:[/] " + escape(e.message), markup=True)
         if e.where:
             err.print(f"  at {e.where}", markup=False)
         if e.hint:

@@ -89,16 +89,13 @@ def parse(name: Any, settings: Any, where: str, *, early: bool = False) -> Algor
     items = _settings_items(settings, f"{where}.algorithmSettings")
     known = table[name]
     out: dict[str, Any] = {}
+    others: dict[str, list[str]] = {}  # setting -> the algorithms it belongs to
     for key, value in items:
         sw = f"{where}.algorithmSettings.{key}"
         if key not in known:
-            others = sorted(a for a, t in table.items() if key in t)
-            if others:
-                # Kale's panel writes the Bayesian-optimisation settings under every
-                # algorithm, grid included: a setting of another algorithm is no typo.
-                warnings.warn(f"setting '{key}' ({where}.algorithmSettings) is ignored: it "
-                              f"belongs to {', '.join(others)}, not {name}",
-                              UserWarning, stacklevel=2)
+            owners = sorted(a for a, t in table.items() if key in t)
+            if owners:
+                others[key] = owners
                 continue
             close = difflib.get_close_matches(key, sorted({k for t in table.values() for k in t}),
                                               n=1)
@@ -115,6 +112,13 @@ def parse(name: Any, settings: Any, where: str, *, early: bool = False) -> Algor
         except ValueError:
             raise SpecError(f"setting '{key}' of {name} is {value!r}, not a valid "
                             f"{getattr(conv, '__name__', 'value')}", where=sw) from None
+    if others:
+        # Kale's panel writes the Bayesian-optimisation settings under every algorithm, grid
+        # included: a setting of another algorithm is no typo, so one warning, no error.
+        owners = sorted({a for o in others.values() for a in o})
+        warnings.warn(f"{where}.algorithmSettings: {', '.join(repr(k) for k in others)} "
+                      f"ignored: {'it belongs' if len(others) == 1 else 'they belong'} to "
+                      f"{', '.join(owners)}, not {name}", UserWarning, stacklevel=2)
     return Algorithm(name, out)
 
 

@@ -74,13 +74,15 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
     tasks: dict[str, Any] = {}
     install = [_INSTALL, "sh", "-ec", _RUN]
     modules: dict[str, str] = {}  # file -> source, read once for all steps of a module
+    keys: dict[str, dict[str, str]] = {}  # step -> output -> its artifact's key
     for name in order:
         step = spec.step(name)
         comp, exec_label = f"comp-{dns_name(name)}", f"exec-{dns_name(name)}"
         params, artifacts, sig = _inputs(spec, step)
-        outputs = {o: {"artifactType": _ARTIFACT} for o in step.outputs}
+        keys[name] = output_keys(step, set(params) | set(artifacts))
+        outputs = {keys[name][o]: {"artifactType": _ARTIFACT} for o in step.outputs}
         outputs[METRICS_OUTPUT] = {"artifactType": _METRICS}
-        sig += [f"{o}: Output[Artifact]" for o in step.outputs]
+        sig += [f"{keys[name][o]}: Output[Artifact]" for o in step.outputs]
         sig.append(f"{METRICS_OUTPUT}: Output[Metrics]")
         component: dict[str, Any] = {"executorLabel": exec_label,
                                      "outputDefinitions": {"artifacts": outputs}}
@@ -97,7 +99,7 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
         step_image = step.image or image or spec.metadata.get("kubeflow_notebook", {}).get(
             "docker_image") or DEFAULT_IMAGE
         program = _PROGRAM.format(fn=fn, signature=", ".join(sig),
-                                  task=_task_blob(spec, step, modules, step_image))
+                                  task=_task_blob(spec, step, modules, step_image, keys[name]))
         container: dict[str, Any] = {
             "image": step_image,
             "command": ["sh", "-c", *install, program],
@@ -121,7 +123,7 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
                                          for p, (_, src) in params.items()}
         if artifacts:
             task_inputs["artifacts"] = {a: {"taskOutputArtifact": {
-                "outputArtifactKey": out, "producerTask": producer}}
+                "outputArtifactKey": keys[producer][out], "producerTask": producer}}
                 for a, (producer, out) in artifacts.items()}
         if task_inputs:
             task["inputs"] = task_inputs
@@ -170,8 +172,23 @@ def _inputs(spec: PipelineSpec, step: StepSpec) -> tuple[
     return params, artifacts, sig
 
 
+def output_keys(step: StepSpec, inputs: set[str]) -> dict[str, str]:
+    """Each output's artifact key: its name, unless an input has that name (a notebook step
+    that received a value and passes it on, changed): the component's function cannot take
+    two arguments of one name, so the output's key gets a suffix."""
+    out = {}
+    taken = set(inputs) | {METRICS_OUTPUT}
+    for o in step.outputs:
+        key = o
+        while key in taken:
+            key += "_out"
+        taken.add(key)
+        out[o] = key
+    return out
+
+
 def _task_blob(spec: PipelineSpec, step: StepSpec, modules: dict[str, str],
-               image: str) -> str:
+               image: str, keys: dict[str, str]) -> str:
     """What the executor needs to run the step, packed small: zlib + base64 of JSON."""
     function = None
     if step.function is not None:
@@ -187,6 +204,7 @@ def _task_blob(spec: PipelineSpec, step: StepSpec, modules: dict[str, str],
                     "source": modules[f.file]}
     task: dict[str, Any] = {
         "step": step.name, "kind": step.kind, "outputs": list(step.outputs),
+        "output_keys": {o: k for o, k in keys.items() if o != k},
         "cells": [c.__dict__ for c in step.cells],
         "prelude": [c.__dict__ for c in spec.prelude] if step.kind == "cells" else [],
         "function": function,

@@ -71,7 +71,7 @@ def _launch(task: dict[str, Any], args: dict[str, Any]) -> None:
     from kiln.engine.kfp import pytorchjob
 
     metrics_art = args.pop(METRICS_OUTPUT)
-    outs = {o: args.pop(o) for o in task["outputs"]}
+    outs = {o: args.pop(task.get("output_keys", {}).get(o, o)) for o in task["outputs"]}
     inputs = {n: v.path for n, v in args.items() if hasattr(v, "path")}
     params = {n: v for n, v in args.items() if n not in inputs}
     exchange, metrics = pytorchjob.launch(task, params, inputs)
@@ -111,7 +111,7 @@ def run_task(task: dict[str, Any], args: dict[str, Any], *, keep_outputs: bool =
     metrics_art = args.pop(METRICS_OUTPUT)
     ctx = context.StepContext(os.environ.get("KFP_RUN_ID", "kfp"), task["step"])
     context.set_current(ctx)
-    outs = {o: args.pop(o) for o in task["outputs"]}
+    outs = {o: args.pop(task.get("output_keys", {}).get(o, o)) for o in task["outputs"]}
 
     mounts = _mounts(task.get("volumes") or {})
     os.environ["KILN_VOLUMES"] = json.dumps(mounts)

@@ -48,7 +48,8 @@ def main(job: str) -> int:
         metrics = _Metrics(root / "metrics.json")
         try:
             with prepared(task):
-                run_task(task, {**args, **outs, METRICS_OUTPUT: metrics},
+                keyed = {task.get("output_keys", {}).get(o, o): art for o, art in outs.items()}
+                run_task(task, {**args, **keyed, METRICS_OUTPUT: metrics},
                          keep_outputs=rank == 0)
             if rank == 0:
                 for name, art in outs.items():
