@@ -22,11 +22,11 @@ def chain(imports: str | None, *sources: str, edges: list[tuple[str, str]] | Non
     names = names or [f"step{i + 1}" for i in range(len(sources))]
     parents: dict[str, list[str]] = {n: [] for n in names}
     if edges is None:
-        edges = list(zip(names, names[1:]))
+        edges = list(zip(names, names[1:], strict=False))
     for a, b in edges:
         parents[b].append(a)
     cells = [(["imports"], imports)] if imports else []
-    for n, src in zip(names, sources):
+    for n, src in zip(names, sources, strict=True):
         cells.append(([f"step:{n}"] + [f"prev:{p}" for p in parents[n]], src))
     return cells
 

@@ -79,7 +79,7 @@ class MountPaths:
 
     def install(self) -> None:
         opener = self.wrap(builtins.open, (0,))
-        builtins.open = opener  # type: ignore[assignment]
+        builtins.open = opener
         io.open = opener  # pathlib's Path.open calls io.open
         for name, positions in _OS_FUNCTIONS.items():
             if hasattr(os, name):

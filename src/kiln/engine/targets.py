@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln.errors import KilnError, TargetError
 from kiln.files import import_file, loaded_from
 from kiln.spec.model import PipelineSpec
+
+if TYPE_CHECKING:
+    from kiln.sdk.decorators import Pipeline
 
 
 def load_spec(target: Any) -> PipelineSpec:
@@ -70,10 +73,9 @@ def _module_name(path: Path) -> str:
     return stem
 
 
-def _module_pipeline(path: Path, func: str | None) -> Any:
-    from kiln.sdk.decorators import Pipeline
-
+def _module_pipeline(path: Path, func: str | None) -> Pipeline:
     import _kilnflow_kale
+    from kiln.sdk.decorators import Pipeline
 
     _kilnflow_kale.install()  # `from kale.sdk import ...` in modules written for Kale's SDK
     path = path.resolve()

@@ -139,9 +139,9 @@ def _adopt(value: Any, ns: dict[str, Any], done: set[int]) -> Any:
                     isinstance(member.__func__, types.FunctionType):
                 setattr(cls, attr, type(member)(_with_globals(member.__func__, ns)))
             elif isinstance(member, property):
-                setattr(cls, attr, property(
-                    *(_with_globals(f, ns) if isinstance(f, types.FunctionType) else f
-                      for f in (member.fget, member.fset, member.fdel)), member.__doc__))
+                parts: list[Any] = [_with_globals(f, ns) if isinstance(f, types.FunctionType)
+                                    else f for f in (member.fget, member.fset, member.fdel)]
+                setattr(cls, attr, property(parts[0], parts[1], parts[2], member.__doc__))
     return value
 
 

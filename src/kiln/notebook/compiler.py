@@ -472,18 +472,16 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
     for name in _topological(sections.steps):  # ancestors first: `provides` grows in order
         st = sections.steps[name]
         code = codes[name]
-        inputs = [InputSpec(name=p, param=p) for p in prelude_params]
-
-        def add(inp: InputSpec | None) -> None:
-            if inp is not None and not any(i.name == inp.name for i in inputs):
-                inputs.append(inp)
-
+        found: dict[str, InputSpec | None] = {p: InputSpec(name=p, param=p)
+                                              for p in prelude_params}
         for var, line in free_names(code.tree, prelude_defs):
-            add(_resolve(var, line, code, name, flow.ancestors[name], flow, pmap))
+            if var not in found:
+                found[var] = _resolve(var, line, code, name, flow.ancestors[name], flow, pmap)
         for var, line in _function_globals(name, code, flow, functions, prelude_functions):
-            if var not in prelude_defs:
-                add(_resolve(var, line, code, name, flow.ancestors[name], flow, pmap,
-                             strict=False))
+            if var not in found and var not in prelude_defs:
+                found[var] = _resolve(var, line, code, name, flow.ancestors[name], flow, pmap,
+                                      strict=False)
+        inputs = [i for i in found.values() if i is not None]
         changed = set(changed_names(code.tree))
         for fn in loaded_names(code.tree):  # functions called here may change their globals
             src, _ = flow.source(fn, flow.ancestors[name])
@@ -508,10 +506,10 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
             inputs.append(inp)
         specs[METRICS_STEP] = StepSpec(name=METRICS_STEP, kind="metrics", inputs=inputs,
                                        cells=list(sections.metrics))
-    for s in specs.values():  # a value becomes an output of the step a descendant reads it from
-        for i in s.inputs:
-            if i.step and i.output not in specs[i.step].outputs:
-                specs[i.step].outputs.append(i.output)  # type: ignore[arg-type]
+    for spec in specs.values():  # a value becomes an output of the step a descendant reads
+        for i in spec.inputs:
+            if i.step and i.output and i.output not in specs[i.step].outputs:
+                specs[i.step].outputs.append(i.output)
     return list(specs.values())
 
 

@@ -92,12 +92,11 @@ def tune(target: Any, *, space: Any = None, objective: str | None = None,
     `volumes` binds the pipeline's volumes to this machine's, as in `kiln.run`.
     """
     from kiln.catalog import studies
+    from kiln.engine.mounts import bind
     from kiln.engine.targets import load_spec
     from kiln.runtime import Runtime
     from kiln.tune.config import study_config
     from kiln.tune.study import Tuner
-
-    from kiln.engine.mounts import bind
 
     spec = bind(load_spec(target), volumes or {}, Runtime.open())
     cfg = study_config(spec, config=config, space=space, params=params, metric=objective,
