@@ -148,3 +148,22 @@ def test_the_same_metadata_compiles_to_pvc_mounts_on_kubeflow(notebook, tmp_path
     docs = list(yaml.safe_load_all(out.read_text()))
     platform = json.dumps(docs[1])
     assert '"mountPath": "/home/jovyan/data"' in platform and "data-8lbdjmzdh" in platform
+
+
+def test_a_kale_new_volume_is_a_fresh_folder_the_runs_steps_share(notebook):
+    meta = {"volumes": [{"annotations": [], "mount_point": "/kale/scratch", "name": "vol-new-1",
+                         "size": 1, "size_type": "Gi", "snapshot": False, "type": "new"}]}
+    nb = notebook([
+        (["step:write"], "import os\nwith open('/kale/scratch/part.txt', 'w') as f:\n    f.write('21')"),
+        (["step:read", "prev:write"], "doubled = 2 * int(open('/kale/scratch/part.txt').read())"),
+        (["pipeline-metrics"], "print(doubled)"),
+    ], metadata=meta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VolumeWarning)  # nothing is missing
+        run = kiln.run(nb)
+    assert run.status == "succeeded", run.error
+    assert run.metrics["doubled"] == 42
+    from kiln.runtime import Runtime
+
+    folder = Runtime.open().home.run_dir(run.id) / "volumes" / "vol-new-1"
+    assert (folder / "part.txt").read_text() == "21"

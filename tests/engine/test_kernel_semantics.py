@@ -74,3 +74,14 @@ def test_a_dataframe_changed_in_place_reaches_the_join_after_a_fan_out(notebook)
     ])
     run = run_quietly(nb)
     assert run.metrics["total"] == 60 + 6 + 2
+
+
+def test_writefile_writes_the_module_a_later_step_imports(notebook):
+    nb = notebook([
+        (["step:write"], "%%writefile helper_mod.py\ndef triple(v):\n    return 3 * v"),
+        (["step:use", "prev:write"], "import helper_mod\nr = helper_mod.triple(4)"),
+        (["pipeline-metrics"], "print(r)"),
+    ])
+    run = run_quietly(nb)
+    assert run.metrics["r"] == 12
+    assert (nb.parent / "helper_mod.py").read_text() == "def triple(v):\n    return 3 * v\n"

@@ -235,3 +235,47 @@ def test_line_magics_and_shell_lines_are_dropped(notebook):
     assert "dropped non-Python line: !pip install foo" in text
     assert "dropped non-Python line: files = !ls" in text
     assert "math.pi" in spec.steps[0].cells[0].source
+
+
+# --- test_ast.py: pipeline-parameters and pipeline-metrics cells ---------------------------
+
+@pytest.mark.parametrize("code,expected", [
+    ('a = "a"', ("a", "str", "a")),
+    ("a = 3", ("a", "int", 3)),
+    ("a = 2.", ("a", "float", 2.0)),
+    ("a = True", ("a", "bool", True)),
+    # Kale refuses lists; kilnflow takes them (KFP has LIST parameters): a superset
+    ("a = [2]", ("a", "list", [2])),
+])
+def test_parameter_cells_read_as_kale_reads_them(notebook, code, expected):
+    spec = compile_notebook(notebook([(["pipeline-parameters"], code), (["step:s"], "x = a")]))
+    p = spec.parameters[0]
+    assert (p.name, p.type, p.default) == expected
+
+
+@pytest.mark.parametrize("code", ["a = None", "a + 1", "a, b = 3", "a = b = 3", "a = b"])
+def test_parameter_cells_kale_refuses_are_refused_with_the_line(notebook, code):
+    from kiln.errors import NotebookError
+
+    nb = notebook([(["pipeline-parameters"], code), (["step:s"], "x = 1")])
+    with pytest.raises(NotebookError) as e:
+        compile_notebook(nb)
+    assert e.value.where.endswith("cell 1, line 1")
+
+
+def test_metrics_cells_read_as_kale_reads_them(notebook):
+    nb = notebook([(["step:s"], "a = 1.0\nvar = 2.0\ntest_var = 3.0"),
+                   (["pipeline-metrics"], "print(a)\nprint(var)\nprint(test_var)")])
+    m = next(s for s in compile_notebook(nb).steps if s.kind == "metrics")
+    # Kale names the KFP metric test-var; kilnflow keeps the variable's name
+    assert [i.name for i in m.inputs] == ["a", "var", "test_var"]
+
+
+@pytest.mark.parametrize("code", ["print(foo())", "variable", "print(var)\nname"])
+def test_metrics_cells_kale_refuses_are_refused(notebook, code):
+    from kiln.errors import NotebookError
+
+    nb = notebook([(["step:s"], "var = 1\nvariable = 2\nname = 3\ndef foo():\n    return 1"),
+                   (["pipeline-metrics"], code)])
+    with pytest.raises(NotebookError, match="print\\(accuracy\\)"):
+        compile_notebook(nb)

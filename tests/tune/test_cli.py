@@ -53,6 +53,26 @@ def test_a_kale_notebook_tunes_unchanged_from_its_katib_metadata(notebook) -> No
     assert [s["name"] for s in json.loads(ls.stdout)] == ["kale-grid"]
 
 
+def test_panel_metadata_with_foreign_settings_and_cluster_volumes_tunes(notebook) -> None:
+    # As the panel writes it on MiniKF: Bayesian-optimisation settings under grid, and Rok
+    # clones of the cluster's PVCs that this machine does not have.
+    algo = {"algorithmName": "grid", "algorithmSettings": [
+        {"name": "random_state", "value": "10"}, {"name": "acq_optimizer", "value": "auto"},
+        {"name": "acq_func", "value": "gp_hedge"}, {"name": "base_estimator", "value": "GP"}]}
+    volumes = [{"annotations": [], "mount_point": "/home/jovyan/data", "name": "data-8lbdjmzdh",
+                "size": 10, "size_type": "Gi", "snapshot": False, "type": "clone"}]
+    nb = notebook(KALE_NB, metadata={"pipeline_name": "xgb-iris", "volumes": volumes,
+                                     "katib_metadata": {**KALE_META, "algorithm": algo}})
+    r = run_cli("tune", str(nb), "--json")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["trials"]) == 6
+    warnings = [x for x in r.stderr.splitlines() if x.startswith("warning:")]
+    foreign = [w for w in warnings if "acq_optimizer" in w]
+    assert len(foreign) == 1 and "'acq_func', 'base_estimator' ignored" in foreign[0]
+    assert any("data-8lbdjmzdh" in w and "--volume" in w for w in warnings)
+    assert "Traceback" not in r.stderr
+
+
 def test_metadata_naming_a_missing_parameter_is_a_clear_error(notebook) -> None:
     meta = {**KALE_META, "parameters": [*KALE_META["parameters"],
                                         {"name": "MAX_DEPTH", "parameterType": "int",

@@ -268,7 +268,7 @@ def demo(
     from kiln.demo import pipeline as demo_pipeline
 
     run(target=f"{demo_pipeline.__file__}:churn", param=[], parallelism=0, no_cache=False,
-        experiment="", quiet=quiet, snapshot=None, resume=None, from_step=None, label=[],
+        experiment="", quiet=quiet, snapshot=None, resume=None, from_step=None, label=[], volume=[],
         run_id=None, version_id=None, parent=None)
     _demo_snapshot()
     _demo_serve()

@@ -21,6 +21,12 @@ from kiln.runtime import Runtime
 from kiln.spec.model import PipelineSpec, StepSpec
 
 
+def _new_volumes(spec: PipelineSpec) -> set[str]:
+    kale = (spec.metadata.get("kubeflow_notebook") or {}).get("volumes") or []
+    return {str(v["name"]) for v in kale
+            if isinstance(v, dict) and v.get("type") == "new" and v.get("name")}
+
+
 class VolumeWarning(UserWarning):
     """A volume the pipeline mounts is not on this machine; the run goes ahead without it."""
 
@@ -67,17 +73,22 @@ class RunMounts:
                 if any(n in s.volumes.values() for s in spec.steps if s.kind == "function"):
                     raise
                 self.missing.add(n)
-        if self.missing:
+        missing_here = self.missing - _new_volumes(spec)
+        if missing_here:
             mounts = {v: m for s in spec.steps for m, v in s.volumes.items()}
-            listed = ", ".join(f"'{n}' (mounted on {mounts[n]})" for n in sorted(self.missing))
-            first = sorted(self.missing)[0]
+            listed = ", ".join(f"'{n}' (mounted on {mounts[n]})" for n in sorted(missing_here))
+            first = sorted(missing_here)[0]
             warnings.warn(
                 f"the pipeline's volume(s) {listed} are not on this machine; the run goes "
                 "ahead without them, and a step that opens a path under their mount point "
                 f"fails naming the volume. Bind one with `--volume {first}=VOLUME` (create "
                 "VOLUME with `kiln volume create VOLUME [--path DIR]`)", VolumeWarning,
                 stacklevel=2)
-        names = [n for n in names if n not in self.missing]
+        # Kale's `new` volumes are fresh, empty PVCs made for each run that its steps share:
+        # a folder of the run's own here (see start), unless bound to a volume.
+        self.scratch = _new_volumes(spec) & self.missing
+        self.missing -= self.scratch
+        names = [n for n in names if n not in self.missing and n not in self.scratch]
         self.folders = {n: str(root(n, rt=rt)) for n in names}
         self.latest: dict[str, SnapshotInfo | None] = {
             n: records.latest_snapshot(rt.catalog, n) for n in names}
@@ -86,8 +97,12 @@ class RunMounts:
         return bool(self.folders)
 
     def start(self, run_id: str) -> None:
+        for name in sorted(self.scratch):
+            folder = self.rt.home.run_dir(run_id) / "volumes" / name
+            folder.mkdir(parents=True, exist_ok=True)
+            self.folders[name] = str(folder)
         if self.snapshot:
-            for name in self.folders:
+            for name in sorted(set(self.folders) - self.scratch):
                 self._take(name, run_id, "", "before the first step")
 
     def _take(self, name: str, run_id: str, step: str, when: str) -> None:
@@ -98,13 +113,13 @@ class RunMounts:
 
     def after(self, step: StepSpec, run_id: str) -> None:
         if self.snapshot:
-            for name in sorted(set(step.volumes.values()) - self.missing):
+            for name in sorted(set(step.volumes.values()) - self.missing - self.scratch):
                 self._take(name, run_id, step.name, f"after {step.name}")
 
     def seen(self, step: StepSpec) -> dict[str, tuple[str, str | None]]:
         """mount -> (volume, id of the snapshot the step starts from)."""
         return {m: (v, self.latest[v].id if self.latest[v] else None)  # type: ignore[union-attr]
-                for m, v in step.volumes.items() if v not in self.missing}
+                for m, v in step.volumes.items() if v not in self.missing | self.scratch}
 
     def cache_part(self, step: StepSpec) -> dict[str, str] | None:
         """The volumes' content for the step's cache key; None if it cannot be known."""
@@ -114,6 +129,8 @@ class RunMounts:
         for m, v in step.volumes.items():
             if v in self.missing:
                 continue
+            if v in self.scratch:
+                return None  # what earlier steps of this run wrote there is not known
             snap = self.latest[v]
             if snap is None:
                 return None
