@@ -45,12 +45,12 @@ def _resolve(cat: Catalog, ref: str) -> tuple[list[int], list[int], str]:
             if ids:
                 return ids, [], ref
     try:
-        run = get_run(cat, ref, with_events=False)
+        info = get_run(cat, ref, with_events=False)
     except NotFoundError:
         raise NotFoundError(f"'{ref}' is neither a run, an artifact digest nor RUN/STEP/NAME",
                             hint="e.g. kiln lineage latest, or kiln lineage RUN/train/output") \
             from None
-    return [], [t.id for t in run.tasks], f"run {run.id}"
+    return [], [t.id for t in info.tasks], f"run {info.id}"
 
 
 def _walk(s: Session, start: set[int], up: bool, depth: int) -> set[int]:

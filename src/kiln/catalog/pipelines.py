@@ -29,7 +29,8 @@ class VersionInfo:
     created_at: datetime
 
     def spec(self) -> dict[str, Any]:
-        return json.loads(self.spec_json)
+        data: dict[str, Any] = json.loads(self.spec_json)
+        return data
 
     def to_dict(self, *, with_spec: bool = False) -> dict[str, Any]:
         spec = self.spec()

@@ -39,7 +39,8 @@ def id_prefix(col: Any, prefix: str) -> ColumnElement[bool]:
     index for LIKE (its LIKE ignores case), which made every prefix lookup a full scan. The
     range finds the candidates; LIKE keeps the answer exact under any collation."""
     if not prefix:
-        return col.startswith("")
+        everything: ColumnElement[bool] = col.startswith("")
+        return everything
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return and_(col >= prefix, col < upper, col.startswith(prefix, autoescape=True))
 

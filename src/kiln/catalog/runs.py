@@ -323,7 +323,7 @@ def _run_info(run: Run, experiment: str | None) -> RunInfo:
 
 # The per-run details of a page of runs, as statements built once: building a select is a
 # good part of a small query's cost in SQLAlchemy, and a run list asks these three each time.
-_IDS = bindparam("ids", expanding=True)
+_IDS: Any = bindparam("ids", expanding=True)
 _LATEST_METRICS = select(Metric.run_id, Metric.name, Metric.value).where(Metric.id.in_(
     select(func.max(Metric.id)).where(Metric.run_id.in_(_IDS))
     .group_by(Metric.run_id, Metric.name)))
@@ -418,9 +418,10 @@ def delete_run(cat: Catalog, ref: str) -> str:
         task_ids = select(Task.id).where(Task.run_id == run_id)
         # children first: SQLite enforces ON DELETE CASCADE only with foreign keys turned on.
         # Every metric row carries its run_id, so the run_id delete covers step metrics too.
-        for table, col in ((Event, Event.task_id), (TaskVolume, TaskVolume.task_id)):
-            s.execute(table.__table__.delete().where(col.in_(task_ids)))
-        for table in (Metric, Visual, RunParam, RunLabel, Task):
+        for child, col in ((Event, Event.task_id), (TaskVolume, TaskVolume.task_id)):
+            s.execute(child.__table__.delete().where(col.in_(task_ids)))
+        per_run: tuple[Any, ...] = (Metric, Visual, RunParam, RunLabel, Task)
+        for table in per_run:
             s.execute(table.__table__.delete().where(table.run_id == run_id))
         s.delete(run)
     return run_id
@@ -440,7 +441,7 @@ def _list_query(filter_text: str, sort: str, experiment: bool, status: bool, pip
     from kiln.catalog import search
 
     # Plain columns, not Run entities: no identity map, and spec_json stays on disk.
-    q = (select(*_SUMMARY_COLUMNS, Experiment.name)
+    q: Any = (select(*_SUMMARY_COLUMNS, Experiment.name)
          .outerjoin(Experiment, Run.experiment_id == Experiment.id)
          .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
     q = search.order(search.apply(q, search.parse_filter(filter_text)), sort or None)

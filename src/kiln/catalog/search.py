@@ -68,8 +68,10 @@ def _value(raw: str) -> Any:
 
 
 def _compare(col: Any, op: str, value: Any) -> ColumnElement[bool]:
-    return {"=": col == value, "!=": col != value, "<": col < value, "<=": col <= value,
-            ">": col > value, ">=": col >= value}[op]
+    ops: dict[str, ColumnElement[bool]] = {
+        "=": col == value, "!=": col != value, "<": col < value, "<=": col <= value,
+        ">": col > value, ">=": col >= value}
+    return ops[op]
 
 
 def _last_metric(name: str) -> Any:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
-    import click
+    # typer 0.28 carries its own click (typer._click); its Context is the one TyperGroup takes
+    from typer._click.core import Context
 
 
 class DefaultCommandGroup(TyperGroup):
@@ -15,7 +16,7 @@ class DefaultCommandGroup(TyperGroup):
 
     default_command = ""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)

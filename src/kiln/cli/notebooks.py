@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -29,7 +30,7 @@ def start(volume: str = typer.Option(None, "--volume",
                f"stop it with `kiln notebook stop {nb.name}`")
 
 
-def _status(text: str):  # noqa: ANN202 - a Rich status on a terminal, nothing otherwise
+def _status(text: str) -> Any:  # a Rich status on a terminal, nothing otherwise
     import contextlib
 
     if not sys.stderr.isatty():

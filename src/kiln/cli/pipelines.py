@@ -28,13 +28,14 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    target: str = typer.Argument(None, help=_TARGET_HELP + " (omit with --resume)"),
+    target: str | None = typer.Argument(None, help=_TARGET_HELP + " (omit with --resume)"),
     param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE, repeatable."),
-    snapshot: bool = typer.Option(None, "--snapshot/--no-snapshot",
+    snapshot: bool | None = typer.Option(None, "--snapshot/--no-snapshot",
                                   help="Snapshot mounted volumes before the first step and "
                                        "after every step (default: autosnapshot metadata)."),
-    resume: str = typer.Option(None, "--resume", help="Re-run part of this recorded run."),
-    from_step: str = typer.Option(None, "--from", help="With --resume: the step to start at."),
+    resume: str | None = typer.Option(None, "--resume", help="Re-run part of this recorded run."),
+    from_step: str | None = typer.Option(None, "--from",
+                                         help="With --resume: the step to start at."),
     parallelism: int = typer.Option(0, "--parallelism", min=0,
                                     help="Steps at once (default: CPU count)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step, reuse nothing."),
@@ -42,9 +43,9 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't stream step logs."),
     label: list[str] = typer.Option([], "--label", "-l", help="KEY=VALUE, repeatable."),
     volume: list[str] = typer.Option([], "--volume", help=VOLUME_HELP),
-    run_id: str = typer.Option(None, "--run-id", hidden=True),
-    version_id: int = typer.Option(None, "--pipeline-version-id", hidden=True),
-    parent: str = typer.Option(None, "--parent-run", hidden=True),
+    run_id: str | None = typer.Option(None, "--run-id", hidden=True),
+    version_id: int | None = typer.Option(None, "--pipeline-version-id", hidden=True),
+    parent: str | None = typer.Option(None, "--parent-run", hidden=True),
 ) -> None:
     """Run a pipeline on this machine."""
     from rich.console import Console
@@ -84,7 +85,7 @@ def run(
 
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        if resume is not None:
+        if resume is not None and from_step is not None:  # both or neither, checked above
             result = resume_run(resume, from_step, parse_assignments(param),
                                 parallelism=parallelism or None, observer=observer,
                                 labels=labels, run_id=run_id)

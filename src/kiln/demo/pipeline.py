@@ -45,7 +45,7 @@ def train(features: pd.DataFrame, labels: pd.Series, n_estimators: int, max_dept
 
 
 @kiln.step
-def evaluate(model: object, features: pd.DataFrame, labels: pd.Series) -> dict:
+def evaluate(model: object, features: pd.DataFrame, labels: pd.Series) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, roc_auc_score
 
     split = int(len(features) * 0.8)

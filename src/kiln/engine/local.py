@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.catalog import runs as records
+from kiln.catalog.db import now
 from kiln.engine import pool
 from kiln.engine.cache import cache_key
 from kiln.engine.mounts import RunMounts, autosnapshot
@@ -272,7 +273,7 @@ class _Scheduler:
                                            peers=peers)
         self.state[step.name] = "running"
         records.set_task(self.e.catalog, self.task_ids[step.name], status="running",
-                         started_at=records.now(), attempts=attempt, log_path=str(log))
+                         started_at=now(), attempts=attempt, log_path=str(log))
         self.e.observer.state(step.name, "running" if attempt == 1 else "retrying",
                               "" if attempt == 1 else f"attempt {attempt}")
 
@@ -343,8 +344,13 @@ class _Scheduler:
             outs = {k: ArtifactRef.from_dict(v) for k, v in result["outputs"].items()}
             # Outputs go into the chunked store in the background: downstream steps read the
             # cached copies meanwhile, and the run ends only once every output is stored.
-            self.ingests.append((r.step.name, self.ingest_pool.submit(
-                lambda refs=list(outs.values()): [self.e.store.ingest(x.digest) for x in refs])))
+            digests = [x.digest for x in outs.values()]
+
+            def ingest(digests: list[str] = digests) -> None:
+                for d in digests:
+                    self.e.store.ingest(d)
+
+            self.ingests.append((r.step.name, self.ingest_pool.submit(ingest)))
         if result.get("status") == "succeeded" and r.step.volumes:
             try:
                 self.mounts.after(r.step, self.run_id)

@@ -83,7 +83,7 @@ def read_notebook(path: Path) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():  # e.g. missing cell ids in nbformat 4.4 files: harmless
             warnings.simplefilter("ignore")
-            nb = nbformat.reads(json.dumps(raw), as_version=4)
+            nb = nbformat.reads(json.dumps(raw), as_version=4)  # type: ignore[no-untyped-call]
     except Exception as e:
         raise NotebookError(f"not a valid notebook: {e}", where=where) from None
     return dict(nb)

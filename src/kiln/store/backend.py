@@ -188,7 +188,9 @@ class S3Backend(Backend):
             end = "" if length is None else str(offset + length - 1)
             kw["Range"] = f"bytes={offset}-{end}"
         try:
-            return self.s3.get_object(Bucket=self.bucket, Key=self._key(name), **kw)["Body"].read()
+            data: bytes = self.s3.get_object(Bucket=self.bucket, Key=self._key(name),
+                                             **kw)["Body"].read()
+            return data
         except self._errors as e:
             raise StoreError(f"cannot read {name} from {self.url}: {e}",
                              hint="run `kiln store check` to see what it affects") from e

@@ -103,8 +103,8 @@ def check(store: Store, roots: Roots, *, read_data: bool = False,
     packs = dict(repo.packs())
     rep.packs = len(packs)
     by_pack: dict[str, list[tuple[str, str]]] = {}
-    for key, e in entries.items():
-        by_pack.setdefault(e.pack, []).append(key)
+    for key, entry in entries.items():
+        by_pack.setdefault(entry.pack, []).append(key)
     bad: set[tuple[str, str]] = set()
     for pid, keys in by_pack.items():
         end = max(entries[k].offset + entries[k].length for k in keys)
