@@ -34,7 +34,8 @@ from kiln.errors import (
 
 # `tune` is also the name of the subpackage kiln.tune: bind the function now, or the first
 # import of kiln.tune.* would set the attribute to the package (kiln.tune.api is light).
-from kiln.tune.api import Study, automl, get_study, tune
+from kiln.tune.api import automl, get_study, tune
+from kiln.tune.results import Study
 
 # The rest of the public API loads on first use (PEP 562), so `import kiln` — and every `kiln`
 # command, which imports this package first — does not pay for the engine, codecs, serving

@@ -14,6 +14,9 @@
     ├── StoreError                 the artifact store is missing an object or is damaged
     └── CatalogError               the catalog database cannot be opened or migrated
 
+    UserWarning
+    └── KaleSDKWarning             a Kale SDK option kilnflow ignores (the warning says why)
+
 User errors carry `where` (file, cell, line or field) and a `hint` (what to do), and the
 CLI prints them as three short lines instead of a traceback. Internal errors keep theirs.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 __all__ = [
     "CatalogError",
     "CodecError",
+    "KaleSDKWarning",
     "KilnError",
     "ModelError",
     "NotFoundError",
@@ -113,3 +117,7 @@ class StoreError(KilnError):
 
 class CatalogError(KilnError):
     reference = "catalog-error"
+
+
+class KaleSDKWarning(UserWarning):
+    """A Kale SDK option that kilnflow does not honour (kiln.sdk.kale says which and why)."""

@@ -7,9 +7,10 @@ import os
 import sys
 import types
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 @contextmanager
@@ -47,3 +48,9 @@ def import_file(path: Path | str, name: str) -> types.ModuleType:
         sys.modules.pop(name, None)
         raise
     return module
+
+
+def defined_at(fn: Callable[..., Any]) -> str:
+    """'file.py, line 12': where a function is defined, for errors about it."""
+    code = getattr(fn, "__code__", None)
+    return f"{code.co_filename}, line {code.co_firstlineno}" if code else repr(fn)

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import select
 
 from kiln.catalog.db import Catalog
 from kiln.catalog.schema import Artifact, Event, Pipeline, PipelineVersion, Snapshot, Task
-
-
-@dataclass
-class Roots:
-    artifacts: dict[str, list[str]] = field(default_factory=dict)  # digest -> "run/step/name"
-    trees: dict[str, list[str]] = field(default_factory=dict)  # tree id -> "volume@snapshot"
+from kiln.store.roots import Roots
 
 
 def live_roots(cat: Catalog) -> Roots:

@@ -24,7 +24,7 @@ from kiln.catalog.schema import Run, RunLabel
 from kiln.errors import KilnError, UserError
 from kiln.processes import pid_alive
 from kiln.runtime import Runtime
-from kiln.scheduler import check_cron, next_time, parse_interval
+from kiln.schedules_time import check_cron, next_time, parse_interval
 
 LABEL = "schedule"
 

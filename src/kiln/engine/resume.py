@@ -16,8 +16,7 @@ from kiln.catalog import volumes as volume_records
 from kiln.errors import NotFoundError, UserError
 from kiln.marshal.registry import ArtifactRef
 from kiln.runtime import Runtime
-from kiln.spec.load import spec_from_json
-from kiln.spec.model import PipelineSpec
+from kiln.spec.model import PipelineSpec, spec_from_json
 from kiln.spec.params import resolve
 from kiln.spec.validate import downstream
 

@@ -5,22 +5,18 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kiln.errors import KilnError, TargetError
 from kiln.files import import_file, loaded_from
 from kiln.spec.model import PipelineSpec
-
-if TYPE_CHECKING:
-    from kiln.sdk.decorators import Pipeline
+from kiln.spec.source import PipelineSource
 
 
 def load_spec(target: Any) -> PipelineSpec:
-    from kiln.sdk.decorators import Pipeline
-
     if isinstance(target, PipelineSpec):
         return target
-    if isinstance(target, Pipeline):
+    if isinstance(target, PipelineSource):
         return target.spec()
     if not isinstance(target, (str, os.PathLike)):
         raise TargetError(f"cannot run a {type(target).__name__}",
@@ -73,9 +69,8 @@ def _module_name(path: Path) -> str:
     return stem
 
 
-def _module_pipeline(path: Path, func: str | None) -> Pipeline:
+def _module_pipeline(path: Path, func: str | None) -> PipelineSource:
     import _kilnflow_kale
-    from kiln.sdk.decorators import Pipeline
 
     _kilnflow_kale.install()  # `from kale.sdk import ...` in modules written for Kale's SDK
     path = path.resolve()
@@ -92,7 +87,7 @@ def _module_pipeline(path: Path, func: str | None) -> Pipeline:
         except Exception as e:
             raise TargetError(f"importing {path.name} failed: {type(e).__name__}: {e}",
                               where=str(path)) from e
-    pipelines = {k: v for k, v in vars(mod).items() if isinstance(v, Pipeline)}
+    pipelines = {k: v for k, v in vars(mod).items() if isinstance(v, PipelineSource)}
     if not func and len(pipelines) > 1:  # `from x import other_pipeline` is not this file's
         own = {k: v for k, v in pipelines.items() if getattr(v.fn, "__module__", None) == name}
         pipelines = own or pipelines
@@ -101,7 +96,7 @@ def _module_pipeline(path: Path, func: str | None) -> Pipeline:
         if obj is None:
             raise TargetError(f"{path.name} has no '{func}'",
                               hint=f"pipelines in it: {', '.join(pipelines) or 'none'}")
-        if not isinstance(obj, Pipeline):
+        if not isinstance(obj, PipelineSource):
             raise TargetError(f"'{func}' in {path.name} is not a @kiln.pipeline",
                               hint="decorate the function with @kiln.pipeline")
         return obj

@@ -20,14 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import kiln
 from kiln.engine import mountpaths
 from kiln.files import atomic_path, import_file, loaded_from
 from kiln.marshal.registry import ArtifactRef, default_registry
 from kiln.sdk import context
 from kiln.store.folder import FolderStore
 
-_KILN_DIR = os.path.dirname(os.path.abspath(kiln.__file__))
+_KILN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # src/kiln
 _LIBRARY_DIRS = tuple({sysconfig.get_path(p) for p in ("stdlib", "platstdlib", "purelib",
                                                         "platlib")})
 
@@ -72,7 +71,7 @@ def _load_module(fn: dict[str, Any]) -> types.ModuleType:
     name = fn["module"]
     import warnings
 
-    from kiln.sdk.kale import KaleSDKWarning
+    from kiln.errors import KaleSDKWarning
 
     # said once when the pipeline was loaded; not again in every step's log
     warnings.filterwarnings("ignore", category=KaleSDKWarning)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from kiln.errors import PipelineDefinitionError
+from kiln.files import defined_at
 from kiln.sdk.distributed import PyTorchDistributed
 
 if TYPE_CHECKING:
@@ -18,18 +19,13 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _where(fn: Callable[..., Any]) -> str:
-    code = getattr(fn, "__code__", None)
-    return f"{code.co_filename}, line {code.co_firstlineno}" if code else repr(fn)
-
-
 def _output_names(fn: Callable[..., Any], declared: tuple[str, ...] | None) -> tuple[str, ...]:
     """Output names from `outputs=`, a NamedTuple or tuple[...] annotation, or one 'output'."""
     if declared is not None:
         for n in declared:
             if not isinstance(n, str) or not n.isidentifier():
                 raise PipelineDefinitionError(f"output name {n!r} is not a valid identifier",
-                                              where=_where(fn))
+                                              where=defined_at(fn))
         return tuple(declared)
     try:
         ann = typing.get_type_hints(fn).get("return", inspect.Signature.empty)
@@ -59,7 +55,7 @@ def _check_storable(fn: Callable[..., Any], ann: Any) -> None:
             raise PipelineDefinitionError(
                 f"step '{fn.__name__}' returns {getattr(part, '__name__', part)}, an open file; "
                 "step outputs are stored and read by other processes",
-                where=_where(fn), hint="return the data (bytes, str, a DataFrame) or write the "
+                where=defined_at(fn), hint="return the data (bytes, str, a DataFrame) or write the "
                                        "file into a volume and return its path")
 
 
@@ -77,10 +73,10 @@ class StepFunction:
         if not callable(fn):
             raise PipelineDefinitionError(f"@kiln.step needs a function, got {fn!r}")
         if retries < 0:
-            raise PipelineDefinitionError("retries must be 0 or more", where=_where(fn))
+            raise PipelineDefinitionError("retries must be 0 or more", where=defined_at(fn))
         if timeout is not None and timeout <= 0:
             raise PipelineDefinitionError("timeout must be a positive number of seconds",
-                                          where=_where(fn))
+                                          where=defined_at(fn))
         self.fn = fn
         self.name = name or fn.__name__
         self.retries = retries
@@ -90,7 +86,7 @@ class StepFunction:
         self.outputs = _output_names(fn, outputs)
         if distributed is not None and not isinstance(distributed, PyTorchDistributed):
             raise PipelineDefinitionError("distributed= takes kiln.PyTorchDistributed(workers=N)",
-                                          where=_where(fn))
+                                          where=defined_at(fn))
         self.distributed = distributed
         self.volumes = _check_volumes(fn, volumes or {})
         # Kubernetes settings of the step's pod on Kubeflow (Kale's @step has them too)
@@ -187,7 +183,7 @@ def _str_map(fn: Callable[..., Any], what: str, value: Any) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-        raise PipelineDefinitionError(f"{what}= takes {{name: value}}", where=_where(fn),
+        raise PipelineDefinitionError(f"{what}= takes {{name: value}}", where=defined_at(fn),
                                       hint=f'{what}={{"nvidia.com/gpu": "1"}}' if what == "limits"
                                       else f'{what}={{"team": "ml"}}')
     return {k: str(v) for k, v in value.items()}
@@ -196,14 +192,14 @@ def _str_map(fn: Callable[..., Any], what: str, value: Any) -> dict[str, str]:
 def _check_volumes(fn: Callable[..., Any], volumes: Any) -> dict[str, str]:
     if not isinstance(volumes, dict):
         raise PipelineDefinitionError("volumes= takes {argument: volume name}",
-                                      where=_where(fn), hint='volumes={"data": "myvol"}')
+                                      where=defined_at(fn), hint='volumes={"data": "myvol"}')
     params = inspect.signature(fn).parameters
     for arg, vol in volumes.items():
         if arg not in params:
             raise PipelineDefinitionError(
                 f"volumes names '{arg}', which is not an argument of {fn.__name__}",
-                where=_where(fn), hint=f"add a parameter `{arg}: str` to receive the folder")
+                where=defined_at(fn), hint=f"add a parameter `{arg}: str` to receive the folder")
         if not isinstance(vol, str) or not vol:
             raise PipelineDefinitionError(f"the volume for '{arg}' must be a volume name",
-                                          where=_where(fn))
+                                          where=defined_at(fn))
     return dict(volumes)

@@ -16,16 +16,13 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kiln.errors import PipelineDefinitionError
-from kiln.sdk.decorators import Pipeline, StepFunction, _where
+from kiln.errors import KaleSDKWarning, PipelineDefinitionError
+from kiln.files import defined_at
+from kiln.sdk.decorators import Pipeline, StepFunction
 
 if TYPE_CHECKING:
     from kiln.engine.result import Run
     from kiln.spec.model import PipelineSpec
-
-
-class KaleSDKWarning(UserWarning):
-    """A Kale SDK option that kilnflow does not honour."""
 
 
 _STEP_IGNORED = {
@@ -46,7 +43,7 @@ _PIPELINE_IGNORED = {
 
 
 def _ignore(what: str, option: str, why: str, fn: Callable[..., Any]) -> None:
-    warnings.warn(f"{_where(fn)}: Kale {what} option '{option}' is ignored: {why}",
+    warnings.warn(f"{defined_at(fn)}: Kale {what} option '{option}' is ignored: {why}",
                   KaleSDKWarning, stacklevel=4)
 
 
@@ -85,7 +82,7 @@ def step(**kwargs: Any) -> Callable[[Callable[..., Any]], StepFunction]:
             why = _STEP_IGNORED.get(option)
             if why is None:
                 raise PipelineDefinitionError(f"Kale's @step has no option '{option}'",
-                                              where=_where(fn),
+                                              where=defined_at(fn),
                                               hint=f"its options: {', '.join(sorted(known))}")
             _ignore("@step", option, why, fn)
         n = _output_count(fn)
@@ -128,7 +125,7 @@ class KalePipeline(Pipeline):
         if args:
             raise PipelineDefinitionError(
                 f"positional arguments in the call of pipeline '{self.name}'; Kale's "
-                "pipelines take keyword arguments only", where=_where(self.fn),
+                "pipelines take keyword arguments only", where=defined_at(self.fn),
                 hint=f"{self.fn.__name__}(name=value, ...)")
         if {"--kfp", "-K"} & set(sys.argv[1:]):
             raise PipelineDefinitionError(
@@ -146,7 +143,8 @@ def _steps_defaults(value: Any, fn: Callable[..., Any]) -> dict[str, dict[str, s
         return {}
     if not isinstance(value, dict):
         raise PipelineDefinitionError("steps_defaults= takes {'labels': {...}, "
-                                      "'annotations': {...}, 'limits': {...}}", where=_where(fn))
+                                      "'annotations': {...}, 'limits': {...}}",
+                                      where=defined_at(fn))
     out = {}
     for key, v in value.items():
         if key not in ("labels", "annotations", "limits"):
@@ -155,7 +153,7 @@ def _steps_defaults(value: Any, fn: Callable[..., Any]) -> dict[str, dict[str, s
             continue
         if not isinstance(v, dict):
             raise PipelineDefinitionError(f"steps_defaults['{key}'] takes {{name: value}}",
-                                          where=_where(fn))
+                                          where=defined_at(fn))
         out[key] = {str(k): str(x) for k, x in v.items()}
     return out
 
@@ -170,7 +168,7 @@ def pipeline(**kwargs: Any) -> Callable[[Callable[..., Any]], KalePipeline]:
             why = _PIPELINE_IGNORED.get(option)
             if why is None:
                 raise PipelineDefinitionError(f"Kale's @pipeline has no option '{option}'",
-                                              where=_where(fn),
+                                              where=defined_at(fn),
                                               hint=f"its options: {', '.join(sorted(known))}")
             _ignore("@pipeline", option, why, fn)
         return KalePipeline(fn, kwargs)
@@ -183,7 +181,7 @@ def artifact(name: str, path: str) -> Callable[[StepFunction], StepFunction]:
     def wrap(sf: StepFunction) -> StepFunction:
         if not isinstance(sf, StepFunction):
             raise PipelineDefinitionError("@artifact decorates a function decorated with @step",
-                                          where=_where(sf))
+                                          where=defined_at(sf))
         inner = sf.fn
 
         def with_artifact(*a: Any, **k: Any) -> Any:

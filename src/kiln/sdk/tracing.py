@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiln.errors import PipelineDefinitionError
+from kiln.files import defined_at
 from kiln.hashing import hash_text
 from kiln.marshal.builtin import _plain_json
-from kiln.sdk.decorators import _where
 from kiln.sdk.refs import OutputRef, ParamRef
 from kiln.spec.model import FunctionRef, InputSpec, ParamSpec, PipelineSpec, StepSpec
 from kiln.spec.params import PY_TYPES
@@ -131,7 +131,7 @@ def _module_code_hash(file: str, mtime: float) -> str:
 
 def _function_ref(sf: StepFunction) -> FunctionRef:
     fn = sf.fn
-    where = _where(fn)
+    where = defined_at(fn)
     if "<locals>" in fn.__qualname__ or "<lambda>" in fn.__qualname__:
         raise PipelineDefinitionError(
             f"step '{sf.name}' is defined inside another function or is a lambda", where=where,
@@ -160,7 +160,7 @@ def _param_specs(p: Pipeline) -> list[ParamSpec]:
     except Exception:
         hints = {}
     for name, prm in inspect.signature(p.fn).parameters.items():
-        where = _where(p.fn)
+        where = defined_at(p.fn)
         if prm.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             raise PipelineDefinitionError(f"pipeline '{p.name}' takes *{name}", where=where,
                                           hint="pipeline parameters must be named")
@@ -198,5 +198,5 @@ def trace(p: Pipeline) -> PipelineSpec:
         description=p.description, workdir=os.getcwd(),
         source={"kind": "module", "path": os.path.abspath(file) if file else "",
                 "function": p.fn.__qualname__})
-    validate(spec, origin=_where(p.fn))
+    validate(spec, origin=defined_at(p.fn))
     return spec

@@ -31,7 +31,7 @@ class TokenAuth:
             return
         from starlette.responses import JSONResponse
 
-        from kiln.server.app import error_body
+        from kiln.server.deps import error_body
 
         body = error_body("the token is wrong" if given is not None
                           else "this server needs a token",

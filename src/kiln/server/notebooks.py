@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from kiln.runtime import Runtime
-from kiln.server.app import runtime
+from kiln.server.deps import runtime
 
 router = APIRouter(tags=["notebooks"])
 

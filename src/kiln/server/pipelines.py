@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from kiln.catalog import pipelines as records
 from kiln.runtime import Runtime
-from kiln.server.app import runtime
+from kiln.server.deps import runtime
 
 router = APIRouter(tags=["pipelines"])
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from kiln.catalog import runs as records
 from kiln.errors import NotFoundError
 from kiln.runtime import Runtime
-from kiln.server.app import FastJSON, runtime
+from kiln.server.deps import FastJSON, runtime
 
 router = APIRouter(tags=["runs"])
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from kiln.errors import UserError
 from kiln.files import atomic_path
 from kiln.runtime import Runtime
-from kiln.server.app import runtime
+from kiln.server.deps import runtime
 from kiln.volumes import snapshots, volumes
 from kiln.volumes.paths import inside
 

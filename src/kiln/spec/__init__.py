@@ -1,6 +1,5 @@
 """PipelineSpec, the one pivot between front-ends (sdk, notebook) and engines."""
 
-from kiln.spec.load import spec_from_dict, spec_from_json
 from kiln.spec.model import (
     SCHEMA_VERSION,
     Cell,
@@ -9,6 +8,8 @@ from kiln.spec.model import (
     ParamSpec,
     PipelineSpec,
     StepSpec,
+    spec_from_dict,
+    spec_from_json,
 )
 from kiln.spec.validate import downstream, order_steps, validate
 

@@ -11,6 +11,7 @@ from kiln.errors import SpecError
 if TYPE_CHECKING:
     from kiln.spec.model import PipelineSpec
 
+PARAM_TYPES: tuple[str, ...] = ("int", "float", "str", "bool", "list", "dict")
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 KINDS = ("function", "cells", "metrics")
 
@@ -20,8 +21,6 @@ def _fail(origin: str, field: str, message: str, hint: str | None = None) -> Spe
 
 
 def validate(spec: PipelineSpec, *, origin: str = "spec") -> None:
-    from kiln.spec.model import PARAM_TYPES
-
     if not spec.steps:
         raise _fail(origin, "steps", f"pipeline '{spec.name}' has no steps",
                     "a notebook needs at least one cell tagged step:NAME; "

@@ -15,9 +15,9 @@ from typing import Any
 
 import zstandard
 
-from kiln.catalog.roots import Roots
 from kiln.errors import StoreError
 from kiln.store.repository import Repository, blob_hash, loads, pack_name
+from kiln.store.roots import Roots
 from kiln.store.store import Store
 
 Progress = Callable[[int], None]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from kiln.engine.result import Run
-    from kiln.tune.api import Study
+    from kiln.tune.results import Study
 
 TASKS = ("classification", "regression")
 # metric -> direction. FLAML minimises a loss: 1 - metric for the maximised ones.
@@ -146,7 +146,7 @@ def automl(data: Any, *, target: str, task: str | None = None, metric: str | Non
 
     from kiln.catalog import studies
     from kiln.runtime import Runtime
-    from kiln.tune.api import Study
+    from kiln.tune.results import Study
 
     df, path = load_data(data)
     task, metric = check_inputs(df, target, task, metric, time_budget)

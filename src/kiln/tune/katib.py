@@ -24,7 +24,8 @@ PACKAGE_DIR = "/kiln"
 def experiment(spec: PipelineSpec, config: Any, *, image: str | None = None,
                name: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
     """[ConfigMap, Experiment] for `spec` tuned as `config` (a StudyConfig)."""
-    from kiln.engine.kfp.compiler import DEFAULT_IMAGE, compile_kfp, dns_name, dump
+    from kiln.engine.kfp.compiler import DEFAULT_IMAGE, compile_kfp, dump
+    from kiln.engine.kfp.containers import dns_name
 
     package = dump(compile_kfp(spec, image=image))
     exp_name = dns_name(name or spec.name)[:63].rstrip("-")

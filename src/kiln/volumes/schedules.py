@@ -15,7 +15,7 @@ from kiln.catalog import volumes as records
 from kiln.catalog.volumes import VolumeInfo
 from kiln.errors import KilnError, UserError
 from kiln.runtime import Runtime
-from kiln.scheduler import check_cron, next_time, parse_interval
+from kiln.schedules_time import check_cron, next_time, parse_interval
 
 SCHEDULED_TAG = "scheduled"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln._version import __version__
+from kiln.engine.kfp.containers import INSTALL_KILN, STORE_KEYS, STORE_SECRET, dns_name
 from kiln.errors import SpecError
 from kiln.spec.model import PipelineSpec, StepSpec
 from kiln.spec.validate import order_steps
@@ -30,11 +31,6 @@ _PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list
 _ARTIFACT = {"schemaTitle": "system.Artifact", "schemaVersion": "0.0.1"}
 _METRICS = {"schemaTitle": "system.Metrics", "schemaVersion": "0.0.1"}
 
-# kilnflow installed unless the image has it: in each step's container and in each replica of
-# a distributed step's PyTorchJob (pytorchjob.replica_command).
-INSTALL_KILN = ("python3 -c 'import kiln' 2>/dev/null || PIP_DISABLE_PIP_VERSION_CHECK=1 python3 "
-                "-m pip install --quiet --no-warn-script-location "
-                f"'kilnflow=={__version__}'")
 # The same two-stage command kfp's compiler writes: install kfp (and kilnflow), then run the
 # step's program through kfp's executor.
 _INSTALL = (
@@ -59,11 +55,6 @@ def {fn}({signature}):
     run_step({task!r}, args)
 
 '''
-
-
-def dns_name(name: str) -> str:
-    """A Kubernetes-style name: lower case, digits and dashes."""
-    return re.sub(r"[^a-z0-9-]+", "-", name.lower().replace("_", "-")).strip("-") or "step"
 
 
 def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, Any]:
@@ -278,7 +269,6 @@ def _platform(spec: PipelineSpec, order: list[str]) -> dict[str, Any]:
             conf.setdefault("podMetadata", {})["annotations"] = dict(step.annotations)
         if distributed(step):
             # The launcher stages inputs and reads rank 0's outputs through the shared store.
-            from kiln.engine.kfp.pytorchjob import STORE_KEYS, STORE_SECRET
 
             conf["secretAsEnv"] = [{"secretName": STORE_SECRET, "optional": True,
                                     "keyToEnv": [{"secretKey": k, "envVar": k}

@@ -33,14 +33,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kiln.engine.kfp.containers import INSTALL_KILN, STORE_SECRET, dns_name
 from kiln.errors import KilnError, UserError
 from kiln.store.backend import Backend, LocalBackend
 
 GROUP, VERSION, PLURAL, KIND = "kubeflow.org", "v1", "pytorchjobs", "PyTorchJob"
 CONTAINER = "pytorch"  # the training operator finds the container to configure by this name
-# The Secret that gives the launcher and the replicas the shared store (docs/kubeflow.md).
-STORE_SECRET = "kiln-store"
-STORE_KEYS = ("KILN_STORE", "KILN_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 _PASS_ON = ("KILN_STORE", "KILN_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL", "KILN_NAMESPACE",
             "AWS_DEFAULT_REGION")
 _SA_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -96,15 +94,12 @@ def store_backend() -> Backend:
 
 def job_name(step: str) -> str:
     """A DNS-1123 name for the job (its Services take it too): short, unique per launch."""
-    from kiln.engine.kfp.compiler import dns_name
-
     return f"kiln-{dns_name(step)[:40].strip('-')}-{secrets.token_hex(4)}"
 
 
 def replica_command(job: str) -> list[str]:
     """The replica's command: install kilnflow when the image lacks it (as the launcher's
     component does), then run the replica entry point."""
-    from kiln.engine.kfp.compiler import INSTALL_KILN
 
     return ["sh", "-c", f'{{ {INSTALL_KILN}; }} && exec python3 -m kiln.engine.kfp.replica "$0"',
             job]

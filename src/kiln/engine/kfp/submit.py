@@ -71,7 +71,8 @@ def submit(spec: PipelineSpec, *, host: str, params: dict[str, Any] | None = Non
            experiment: str | None = None, token: str | None = None,
            recurring: str | None = None, image: str | None = None,
            version: str | None = None) -> Submitted:
-    from kiln.engine.kfp.compiler import compile_kfp, dns_name, dump
+    from kiln.engine.kfp.compiler import compile_kfp, dump
+    from kiln.engine.kfp.containers import dns_name
 
     chosen = convert(spec, params or {})
     cron = kfp_cron(recurring) if recurring else None
