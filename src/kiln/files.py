@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import shutil
+import stat
 import sys
+import tempfile
 import types
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,19 +16,49 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kiln.errors import UserError
+
 
 @contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary name beside `path`, renamed onto it only if the block succeeds, so readers
-    see the old file or the whole new one, never a part. Each writer gets its own temporary
-    name, so two writing the same path at once (server threads, processes) never mix bytes."""
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:12]}")
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """A temporary name to write, put in place of `path` only if the block succeeds, so
+    readers see the old file or the whole new one, never a part. Each writer gets its own
+    temporary name, so two writing the same path at once never mix bytes.
+
+    What is at `path` is respected: a symlink keeps being a link (its target is written); a
+    device, FIFO or socket is written through, as a shell's `>` does (`-o /dev/stdout`),
+    never replaced by a regular file; a folder, or a missing parent folder, is a clear error.
+    """
+    given = Path(path)
+    target = Path(os.path.realpath(given)) if given.is_symlink() else given
+    if not target.parent.is_dir():
+        raise UserError(f"cannot write {given}: the folder {target.parent} does not exist",
+                        where=str(given), hint="create the folder first, or write elsewhere")
+    try:
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise UserError(f"cannot write {given}: {e.strerror}", where=str(given)) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UserError(f"cannot write {given}: it is a folder", where=str(given),
+                        hint="name a file (inside it, or elsewhere)")
+    through = st is not None and not stat.S_ISREG(st.st_mode)
+    folder = tempfile.gettempdir() if through else target.parent
+    tmp = Path(folder) / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
     try:
         yield tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+        if through:
+            with open(tmp, "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        else:
+            os.replace(tmp, target)
+    except OSError as e:
+        raise UserError(f"cannot write {given}: {e.strerror}", where=str(given),
+                        hint="check the free space and the permissions there") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def loaded_from(module: types.ModuleType | None, path: Path | str) -> bool:

@@ -9,22 +9,16 @@ its catalog is the schema kiln_NS; on S3 its store is the prefix .../namespaces/
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.errors import UserError
+from kiln.names import check_name, valid
 
 DEFAULT_NAMESPACE = "default"
-_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a Kubernetes namespace
 
 
 def check_namespace(name: str) -> str:
-    if not isinstance(name, str) or not _NAMESPACE.match(name):
-        raise UserError(f"'{name}' is not a namespace name", where="namespace",
-                        hint="1-63 lowercase letters, digits and '-', starting and ending "
-                             "with a letter or digit (as a Kubernetes namespace)")
-    return name
+    return check_name("namespace", name)
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ class Home:
         """The default namespace and every one that has been used."""
         folder = self.base / "namespaces"
         found = sorted(p.name for p in folder.iterdir() if p.is_dir() and
-                       _NAMESPACE.match(p.name)) if folder.is_dir() else []
+                       valid("namespace", p.name)) if folder.is_dir() else []
         return [DEFAULT_NAMESPACE, *[n for n in found if n != DEFAULT_NAMESPACE]]
 
     def env(self) -> dict[str, str]:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from kiln import names
 from kiln.catalog.db import Catalog, now
 from kiln.catalog.refs import missing
 from kiln.catalog.schema import Schedule
 from kiln.errors import UserError
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
 @dataclass
@@ -56,10 +54,7 @@ def _info(s: Schedule) -> ScheduleInfo:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise UserError(f"'{name}' is not a schedule name", where="name",
-                        hint="letters, digits, '.', '_' and '-', at most 100, e.g. nightly-train")
-    return name
+    return names.check_name("schedule", name)
 
 
 def add_schedule(cat: Catalog, name: str, *, pipeline: str, version: int | None,

@@ -8,7 +8,6 @@ compiler's error (file, cell, line) rather than when someone runs it.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -16,10 +15,10 @@ from kiln.catalog import pipelines as records
 from kiln.catalog.pipelines import VersionInfo
 from kiln.errors import UserError
 from kiln.files import atomic_path
+from kiln.names import check_name, valid
 from kiln.runtime import Runtime
 
 SUFFIXES = (".ipynb", ".py", ".json")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 MAX_UPLOAD = 50 << 20  # a pipeline is code, not data: data goes in volumes
 
 
@@ -43,9 +42,8 @@ def upload(data: bytes, filename: str, *, name: str | None = None, entry: str = 
                         hint="keep data in a volume and read it from the pipeline")
     if entry and not base.endswith(".py"):
         raise UserError("an entry function only applies to a .py module", where="entry")
-    if name is not None and not _NAME.match(name):
-        raise UserError(f"'{name}' is not a valid pipeline name", where="name",
-                        hint="letters, digits, '.', '_' and '-', starting with a letter or digit")
+    if name is not None:
+        check_name("pipeline", name)
     with rt.store.lock("shared", purpose=f"upload of {base}"):
         info = rt.store.put_bytes(data, suffix=Path(base).suffix)
         path = _materialize(rt, info.digest, base)
@@ -59,7 +57,7 @@ def upload(data: bytes, filename: str, *, name: str | None = None, entry: str = 
             raise UserError(f"{base} does not compile: {e.msg} (line {e.lineno})",
                             where="file") from None
         pipeline = name or spec.name
-        if not _NAME.match(pipeline):
+        if not valid("pipeline", pipeline):
             raise UserError(f"the file's pipeline name '{pipeline}' is not a valid name",
                             where="name", hint="pass a name for the pipeline")
         return records.add_version(rt.catalog, pipeline=pipeline, filename=base, entry=entry,

@@ -127,23 +127,21 @@ def _default_uri(name: str, src: ModelSource) -> str:
 
 
 def upload_s3(uri: str, data: bytes) -> str:
-    """Put `data` at an s3:// URI; the endpoint comes from AWS_ENDPOINT_URL when set."""
-    try:
-        import boto3
-    except ImportError:
-        raise UserError("uploading to S3 needs boto3",
-                        hint="pip install 'kilnflow[s3]'") from None
+    """Put `data` at an s3:// URI (the endpoint resolved as for the store: kiln.s3)."""
+    from kiln import s3
+
+    client = s3.client()
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, _, key = uri[len("s3://"):].partition("/")
     if not bucket or not key:
         raise UserError(f"'{uri}' is not s3://bucket/key")
-    client = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
     try:
         client.put_object(Bucket=bucket, Key=key, Body=data)
     except (BotoCoreError, ClientError) as e:
         raise UserError(f"cannot upload the model to {uri}: {e}",
-                        hint="check the bucket, credentials and AWS_ENDPOINT_URL") from None
+                        hint="check the bucket, credentials and KILN_S3_ENDPOINT_URL (or "
+                             "AWS_ENDPOINT_URL)") from None
     return uri
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kiln import names
 from kiln.catalog.db import now
 from kiln.catalog.refs import missing
 from kiln.catalog.schema import Service
@@ -30,17 +30,12 @@ from kiln.errors import ModelError, NotFoundError, UserError
 from kiln.processes import pid_alive, stop_group
 from kiln.serving.config import ModelConfig, ServeConfig, base_url
 
-NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS-1035 label, as KServe wants
 START_TIMEOUT = 120.0
 KIND = "model-server"
 
 
 def check_name(name: str, what: str = "service name") -> str:
-    if not NAME_RE.match(name):
-        raise UserError(f"'{name}' is not a valid {what}",
-                        hint="use lowercase letters, digits and '-', starting with a letter "
-                             "(at most 63 characters)")
-    return name
+    return names.check_name("service", name, what=what)
 
 
 @dataclass

@@ -148,8 +148,7 @@ class S3Backend(Backend):
     """
 
     def __init__(self, url: str) -> None:
-        import boto3
-        from botocore.config import Config
+        from kiln import s3
 
         rest = url[len("s3://"):]
         bucket, _, prefix = rest.partition("/")
@@ -159,10 +158,8 @@ class S3Backend(Backend):
         self.url = url
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        endpoint = os.environ.get("KILN_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
-        self.s3 = boto3.client("s3", endpoint_url=endpoint,
-                               config=Config(retries={"max_attempts": 5, "mode": "standard"},
-                                             max_pool_connections=16))
+        endpoint = s3.endpoint()
+        self.s3 = s3.client(pool=16)
         from botocore.exceptions import BotoCoreError, ClientError
 
         self._errors = (BotoCoreError, ClientError)

@@ -5,20 +5,18 @@ The CLI (`kiln volume ...`), the Python API (`kiln.volumes`) and the REST API ca
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiln import names
 from kiln.catalog import volumes as records
 from kiln.catalog.volumes import VolumeInfo
 from kiln.errors import NotFoundError, UserError
 from kiln.files import atomic_path
 from kiln.runtime import Runtime
 from kiln.volumes.paths import inside
-
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 
 
 @dataclass
@@ -33,11 +31,7 @@ class FileEntry:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise UserError(f"'{name}' is not a valid volume name", where="NAME",
-                        hint="use 1-63 lowercase letters, digits, '.', '_' or '-', starting and "
-                             "ending with a letter or digit (it becomes a Kubernetes PVC name)")
-    return name
+    return names.check_name("volume", name)
 
 
 def create(name: str, path: str | Path | None = None, *, rt: Runtime | None = None) -> VolumeInfo:

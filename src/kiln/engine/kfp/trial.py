@@ -21,14 +21,14 @@ from urllib.parse import urlparse
 
 def collect_metrics(pipeline_root: str, pipeline: str, run_id: str) -> dict[str, float]:
     """Every `kiln_metrics` artifact the run wrote, merged (later tasks win)."""
-    import boto3
+    from kiln import s3 as s3_access
 
     url = urlparse(pipeline_root)
     if url.scheme not in ("s3", "minio"):
         raise SystemExit(f"pipeline root {pipeline_root} is not s3:// or minio://")
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or (
-        "http://minio-service.kubeflow:9000" if url.scheme == "minio" else None)
-    s3 = boto3.client("s3", endpoint_url=endpoint)
+    # minio:// is KFP's MinIO inside the cluster, unless an endpoint is given
+    s3 = s3_access.client(default_endpoint="http://minio-service.kubeflow:9000"
+                          if url.scheme == "minio" else None)
     prefix = "/".join(x for x in (url.path.strip("/"), pipeline, run_id) if x) + "/"
     found: list[tuple[str, dict[str, float]]] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=url.netloc, Prefix=prefix):

@@ -1,0 +1,60 @@
+"""One rule per kind of name (volumes, namespaces, services, schedules, pipelines; soon users
+and buckets), checked in one place. Each rule says why it is what it is: most of these names
+become Kubernetes object names when a pipeline moves to Kubeflow."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kiln.errors import UserError
+
+_DNS_1123 = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+@dataclass(frozen=True)
+class NameRule:
+    pattern: re.Pattern[str]
+    message: str  # "'{name}' is not ...", with {what} for rules shared by several things
+    hint: str
+    where: str | None = None
+
+
+RULES: dict[str, NameRule] = {
+    # a PVC name on Kubeflow; '.' and '_' are allowed here and mapped there
+    "volume": NameRule(
+        re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"),
+        "'{name}' is not a valid volume name",
+        "use 1-63 lowercase letters, digits, '.', '_' or '-', starting and ending with a "
+        "letter or digit (it becomes a Kubernetes PVC name)", where="NAME"),
+    # a Kubernetes namespace (and a Kubeflow profile)
+    "namespace": NameRule(
+        re.compile(_DNS_1123), "'{name}' is not a namespace name",
+        "1-63 lowercase letters, digits and '-', starting and ending with a letter or digit "
+        "(as a Kubernetes namespace)", where="namespace"),
+    # a DNS-1035 label, as KServe wants for an InferenceService (model and notebook servers)
+    "service": NameRule(
+        re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"), "'{name}' is not a valid {what}",
+        "use lowercase letters, digits and '-', starting with a letter (at most 63 "
+        "characters)"),
+    "schedule": NameRule(
+        re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"), "'{name}' is not a schedule name",
+        "letters, digits, '.', '_' and '-', at most 100, e.g. nightly-train", where="name"),
+    "pipeline": NameRule(
+        re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"),
+        "'{name}' is not a valid pipeline name",
+        "letters, digits, '.', '_' and '-', starting with a letter or digit", where="name"),
+}
+
+
+def valid(kind: str, name: object) -> bool:
+    return isinstance(name, str) and RULES[kind].pattern.match(name) is not None
+
+
+def check_name(kind: str, name: object, *, what: str | None = None) -> str:
+    """`name` if it follows the rule for `kind`, else a UserError saying the rule."""
+    rule = RULES[kind]
+    if not isinstance(name, str) or not rule.pattern.match(name):
+        raise UserError(rule.message.format(name=name, what=what or f"{kind} name"),
+                        where=rule.where, hint=rule.hint)
+    return name
