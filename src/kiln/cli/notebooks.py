@@ -22,7 +22,7 @@ def start(volume: str = typer.Option(None, "--volume",
           name: str = typer.Option(None, "--name", help="Default: the volume's name."),
           port: int = typer.Option(None, "--port", help="Default: a free port.")) -> None:
     """Start JupyterLab on 127.0.0.1 and print the address to open."""
-    from kiln.notebook import servers
+    from kiln.services import notebooks as servers
 
     with _status("starting JupyterLab"):
         nb = servers.start(name=name, volume=volume, port=port, rt=runtime())
@@ -44,7 +44,7 @@ def _status(text: str) -> Any:  # a Rich status on a terminal, nothing otherwise
 def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     """Notebook servers with their state and address."""
     from kiln.cli.output import print_listing
-    from kiln.notebook import servers
+    from kiln.services import notebooks as servers
 
     print_listing(servers.list_servers(rt=runtime()), as_json=as_json,
                   columns=("name", "status", "volume", "open"),
@@ -56,7 +56,7 @@ def ls(as_json: bool = typer.Option(False, "--json")) -> None:
 @notebook_app.command("stop")
 def stop(name: str = typer.Argument(...)) -> None:
     """Stop a server and its kernels; the files stay in the volume."""
-    from kiln.notebook import servers
+    from kiln.services import notebooks as servers
 
     nb = servers.stop(name, rt=runtime())
     typer.echo(f"notebook server {nb.name} {nb.status}")

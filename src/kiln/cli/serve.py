@@ -97,7 +97,7 @@ def serve(
 
 
 def _print_service(info: Any, *, started: bool = False) -> None:
-    from kiln.serving.services import http_get
+    from kiln.services.manager import http_get
 
     status, doc = http_get(info.url + "/v2/health/ready")
     verb = "started" if started else info.status

@@ -1,4 +1,4 @@
-"""Notebook servers over REST: the same functions as `kiln notebook` (kiln.notebook.servers)."""
+"""Notebook servers over REST: the same functions as `kiln notebook` (kiln.services.notebooks)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class NewNotebook(BaseModel):
 
 @router.get("/notebooks")
 def list_notebooks(rt: Runtime = Depends(runtime)) -> list[dict[str, Any]]:
-    from kiln.notebook import servers
+    from kiln.services import notebooks as servers
 
     return [n.to_dict() for n in servers.list_servers(rt=rt)]
 
@@ -28,13 +28,13 @@ def list_notebooks(rt: Runtime = Depends(runtime)) -> list[dict[str, Any]]:
 @router.post("/notebooks", status_code=201)
 def start(body: NewNotebook, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     """Starts JupyterLab on loopback and answers once it is up, with the address to open."""
-    from kiln.notebook import servers
+    from kiln.services import notebooks as servers
 
     return servers.start(name=body.name, volume=body.volume, rt=rt).to_dict()
 
 
 @router.post("/notebooks/{name}/stop")
 def stop(name: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
-    from kiln.notebook import servers
+    from kiln.services import notebooks as servers
 
     return servers.stop(name, rt=rt).to_dict()

@@ -7,31 +7,24 @@ until the new version answers ready (and undo the change if it never does).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from kiln import names
-from kiln.catalog.db import now
-from kiln.catalog.refs import missing
-from kiln.catalog.schema import Service
 from kiln.errors import ModelError, NotFoundError, UserError
-from kiln.processes import pid_alive, stop_group
+from kiln.services import manager
+from kiln.services.manager import Kind, Record, http_get
 from kiln.serving.config import ModelConfig, ServeConfig, base_url
 
 START_TIMEOUT = 120.0
-KIND = "model-server"
+KIND = Kind("model-server", "service", b"kiln.serving.server",
+            "list services with `kiln serve ls`")
 
 
 def check_name(name: str, what: str = "service name") -> str:
@@ -74,34 +67,17 @@ def _runtime() -> Any:
     return Runtime.open()
 
 
-_MARKER = b"kiln.serving.server"  # in a server's command line: a reused pid is not ours
-
-
-def _alive(pid: int | None) -> bool:
-    return pid_alive(pid, _MARKER)
-
-
-def _info(row: Service) -> ServiceInfo:
-    status = row.status
-    if status in ("running", "starting") and not _alive(row.pid) and row.pid is not None:
-        status = "exited"
-    return ServiceInfo(row.name, status, row.host, row.port, row.pid, row.log_path,
-                       row.created_at, ServeConfig.from_json(row.config_json))
+def _info(rec: Record) -> ServiceInfo:
+    return ServiceInfo(rec.name, rec.status, rec.host, rec.port, rec.pid, rec.log_path,
+                       rec.created_at, ServeConfig.from_json(rec.config_json))
 
 
 def list_services() -> list[ServiceInfo]:
-    with _runtime().catalog.read() as s:
-        return [_info(r) for r in s.scalars(select(Service).where(Service.kind == KIND)
-                                            .order_by(Service.created_at))]
+    return [_info(r) for r in manager.list_records(_runtime(), KIND)]
 
 
 def get(name: str) -> ServiceInfo:
-    with _runtime().catalog.read() as s:
-        row = s.get(Service, name)
-        if row is None or row.kind != KIND:  # notebook servers share the table
-            raise missing(s, Service.name, name, "service named",
-                          "list services with `kiln serve ls`", among=Service.kind == KIND)
-        return _info(row)
+    return _info(manager.find(_runtime(), KIND, name))
 
 
 def load_config(name: str) -> ServeConfig:
@@ -109,13 +85,7 @@ def load_config(name: str) -> ServeConfig:
 
 
 def _set(name: str, **values: Any) -> None:
-    with _runtime().catalog.write() as s:
-        row = s.get(Service, name)
-        if row is None:
-            raise NotFoundError(f"no service named '{name}'")
-        for k, v in values.items():
-            setattr(row, k, v)
-        row.updated_at = now()
+    manager.update(_runtime(), name, **values)
 
 
 def mark_running(name: str, *, pid: int, port: int) -> None:
@@ -137,55 +107,23 @@ def start(config: ServeConfig, name: str, *, timeout: float = START_TIMEOUT) -> 
                             hint="save the model (a run artifact or file) and serve that")
     rt = _runtime()
     log = rt.home.services_dir / f"{name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
     config.service = name
-    with rt.catalog.write() as s:
-        row = s.get(Service, name)
-        if row is not None and row.kind != KIND:
-            raise UserError(f"'{name}' is the name of a notebook server", where="name",
-                            hint="pick another --name")
-        if row is not None:
-            if _info(row).status in ("running", "starting"):
-                raise UserError(f"service '{name}' is already running at "
-                                f"{_info(row).url}",
-                                hint=f"stop it with `kiln serve stop {name}` or pick --name")
-            s.delete(row)
-            s.flush()
-        s.add(Service(name=name, kind=KIND, status="starting",
-                      config_json=config.to_json(), host=config.host, port=None, pid=None,
-                      log_path=str(log), created_at=now(), updated_at=now()))
+    manager.reserve(rt, KIND, name, config_json=config.to_json(), host=config.host, port=None,
+                    log_path=log, stop_hint=f"stop it with `kiln serve stop {name}` or pick --name")
     env = dict(os.environ, **rt.home.env(), PYTHONUNBUFFERED="1")
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "kiln.serving.server", "--service", name],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            _set(name, status="failed", pid=proc.pid)
-            raise UserError(f"service '{name}' exited at start (code {proc.returncode})",
-                            hint=f"its log: {log}\n{log_tail(log)}")
+    proc = manager.launch([sys.executable, "-m", "kiln.serving.server", "--service", name],
+                          env=env, log_path=log)
+
+    def ready() -> bool:
         info = get(name)
-        if info.port and http_get(info.url + "/v2/health/live")[0] == 200:
-            return info
-        time.sleep(0.1)
-    raise UserError(f"service '{name}' did not answer within {timeout:.0f} s",
-                    hint=f"see its log: {log}")
+        return bool(info.port) and http_get(info.url + "/v2/health/live")[0] == 200
 
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+    manager.wait_ready(rt, KIND, name, proc, ready, timeout=timeout, log_path=log)
+    return get(name)
 
 
 def stop(name: str, *, timeout: float = 15.0) -> ServiceInfo:
-    info = get(name)
-    if info.pid and _alive(info.pid):
-        stop_group(info.pid, _MARKER, timeout)
-    _set(name, status="stopped")
-    return get(name)
+    return _info(manager.stop(_runtime(), KIND, name, timeout=timeout))
 
 
 def _model(config: ServeConfig, model: str | None) -> ModelConfig:
@@ -285,20 +223,6 @@ def _serves(info: ServiceInfo, workers: int, mc: ModelConfig) -> bool:
         if status != 200 or doc.get("versions") != want:
             return False
     return True
-
-
-def http_get(url: str, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
-    """GET a service's JSON endpoint: (status, body); status 0 when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - our own URL
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        try:
-            return e.code, json.loads(e.read() or b"{}")
-        except ValueError:
-            return e.code, {}
-    except (OSError, ValueError):
-        return 0, {}
 
 
 def request_count(info: ServiceInfo) -> int | None:

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from kiln.errors import NotFoundError, UserError
-from kiln.notebook import servers
 from kiln.processes import pid_alive
 from kiln.runtime import Runtime
+from kiln.services import notebooks as servers
 from kiln.serving import services
 from kiln.volumes import volumes
 from tests.conftest import kiln_server, run_cli
