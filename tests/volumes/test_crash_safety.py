@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.volumes.conftest import fill, tree_of
+from tests.conftest import fill, run_cli, tree_of
 
 
 def _start(*args: str, preexec=None) -> subprocess.Popen[str]:

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from kiln.errors import NotFoundError, UserError
-from tests.conftest import run_cli
-from tests.volumes.conftest import tree_of
+from tests.conftest import run_cli, tree_of
 
 
 def test_snapshot_history_diff_and_restore(rt, volume, tmp_path: Path):
@@ -124,7 +123,7 @@ def test_unreadable_files_are_skipped_with_a_warning():
     import sys
     import tempfile
 
-    from tests.volumes.conftest import fill
+    from tests.conftest import fill
 
     base = Path(tempfile.mkdtemp(prefix="kiln-unreadable-"))  # reachable by another user
     try:

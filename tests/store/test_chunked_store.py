@@ -14,7 +14,7 @@ from kiln.store.archive import archive, chunk_file, restore
 from kiln.store.backend import LocalBackend, S3Backend
 from kiln.store.repository import Repository, blob_hash
 from kiln.store.store import Store
-from tests.volumes.conftest import fill, tree_of
+from tests.conftest import fill, tree_of
 
 
 def test_identical_content_is_stored_once_and_read_back_verified(tmp_path: Path):
