@@ -47,6 +47,18 @@ def _ignore(what: str, option: str, why: str, fn: Callable[..., Any]) -> None:
                   KaleSDKWarning, stacklevel=4)
 
 
+def _check_options(what: str, given: dict[str, Any], known: set[str], ignored: dict[str, str],
+                   fn: Callable[..., Any]) -> None:
+    """Options Kale has but kilnflow does not honour warn; options Kale never had fail."""
+    for option in sorted(set(given) - known):
+        why = ignored.get(option)
+        if why is None:
+            raise PipelineDefinitionError(f"Kale's {what} has no option '{option}'",
+                                          where=defined_at(fn),
+                                          hint=f"its options: {', '.join(sorted(known))}")
+        _ignore(what, option, why, fn)
+
+
 def _output_count(fn: Callable[..., Any]) -> int:
     """How many values a Kale step returns: Kale unpacks `a, b = step()` by the function's
     `return a, b`, with no annotations to go by."""
@@ -77,14 +89,8 @@ def step(**kwargs: Any) -> Callable[[Callable[..., Any]], StepFunction]:
     labels=...)`."""
     def wrap(fn: Callable[..., Any]) -> StepFunction:
         opts = dict(kwargs)
-        known = {"name", "limits", "retry_count", "timeout", "annotations", "labels"}
-        for option in sorted(set(opts) - known):
-            why = _STEP_IGNORED.get(option)
-            if why is None:
-                raise PipelineDefinitionError(f"Kale's @step has no option '{option}'",
-                                              where=defined_at(fn),
-                                              hint=f"its options: {', '.join(sorted(known))}")
-            _ignore("@step", option, why, fn)
+        _check_options("@step", opts, {"name", "limits", "retry_count", "timeout",
+                                       "annotations", "labels"}, _STEP_IGNORED, fn)
         n = _output_count(fn)
         outputs = (("output",) if n == 1 else tuple(f"output_{i}" for i in range(n)))
         timeout = opts.get("timeout")
@@ -162,15 +168,9 @@ def pipeline(**kwargs: Any) -> Callable[[Callable[..., Any]], KalePipeline]:
     """Kale's `@pipeline(name=..., experiment=..., description=..., autosnapshot=...,
     steps_defaults=..., docker_image=...)`."""
     def wrap(fn: Callable[..., Any]) -> KalePipeline:
-        known = {"name", "experiment", "description", "autosnapshot", "steps_defaults",
-                 "docker_image"}
-        for option in sorted(set(kwargs) - known):
-            why = _PIPELINE_IGNORED.get(option)
-            if why is None:
-                raise PipelineDefinitionError(f"Kale's @pipeline has no option '{option}'",
-                                              where=defined_at(fn),
-                                              hint=f"its options: {', '.join(sorted(known))}")
-            _ignore("@pipeline", option, why, fn)
+        _check_options("@pipeline", kwargs, {"name", "experiment", "description",
+                                             "autosnapshot", "steps_defaults", "docker_image"},
+                       _PIPELINE_IGNORED, fn)
         return KalePipeline(fn, kwargs)
 
     return wrap
