@@ -146,7 +146,7 @@ def test_the_package_has_kfp_s_shape(notebook, tmp_path: Path) -> None:
     comp = components.load_component_from_file(str(path))
     assert set(comp.component_spec.inputs) == {"RATE", "NAME", "N", "FLAG"}
     assert compile_kfp(kiln.compile(nb), image="other:2")["deploymentSpec"]["executors"][
-        "exec-second"]["container"]["image"] == "registry.local/ds:1"  # metadata wins over default
+        "exec-second"]["container"]["image"] == "other:2"  # --image wins over docker_image
 
 
 def test_compile_bad_target(tmp_path: Path) -> None:

@@ -147,7 +147,7 @@ def test_limits_labels_annotations_and_kale_metadata_are_kept(notebook):
     assert a.labels == {"team": "ml", "app": "kiln"}
     assert a.annotations == {"note": "hello"}
     assert a.cache is False
-    assert a.image == "img:1"
+    assert a.image is None  # docker_image is the KFP compile's fallback after --image
     assert spec.name == "my-pipe" and spec.experiment == "exp1" and spec.description == "d"
     assert spec.metadata["kubeflow_notebook"]["some_future_key"] == {"x": 1}
 

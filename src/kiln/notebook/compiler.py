@@ -553,13 +553,12 @@ def _kale_volumes(raw: Any, where: str) -> dict[str, str]:
 def _apply_defaults(steps: list[StepSpec], meta: dict[str, Any], where: str,
                     explicit_cache: set[str]) -> None:
     """Notebook-wide settings: docker_image, enable_caching and Kale's steps_defaults tags."""
-    image = meta.get("docker_image") or meta.get("base_image") or None
+    # docker_image stays in the metadata: the KFP compile uses it after --image (a step's own
+    # image: tag first), so it is not baked into the steps here.
     mounts = _kale_volumes(meta.get("volumes") or [], where)
     defaults = meta.get("steps_defaults") or []
     tags = parse_tags(defaults, where=f"{where}: metadata steps_defaults") if defaults else None
     for s in steps:
-        if image and not s.image:
-            s.image = image
         if s.kind == "cells":  # Kale mounts every volume on every step
             s.volumes = {**mounts, **s.volumes}
         if meta.get("enable_caching") is False and s.name not in explicit_cache:

@@ -119,8 +119,6 @@ class KalePipeline(Pipeline):
             s.limits = {**d.get("limits", {}), **s.limits}
             s.labels = {**d.get("labels", {}), **s.labels}
             s.annotations = {**d.get("annotations", {}), **s.annotations}
-            if self.image and not s.image:
-                s.image = self.image
         spec.metadata = {**spec.metadata, "kubeflow_notebook": {
             "autosnapshot": self.autosnapshot, "pipeline_name": self.name,
             "experiment_name": self.experiment or "", "docker_image": self.image or ""}}

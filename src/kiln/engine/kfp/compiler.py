@@ -87,8 +87,10 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
             component["inputDefinitions"] = inputs_def
         components[comp] = component
         fn = f"kiln_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
-        step_image = step.image or image or spec.metadata.get("kubeflow_notebook", {}).get(
-            "docker_image") or DEFAULT_IMAGE
+        # a step's own image: tag, then --image, then the notebook's docker_image
+        meta = spec.metadata.get("kubeflow_notebook", {})
+        step_image = step.image or image or meta.get("docker_image") or \
+            meta.get("base_image") or DEFAULT_IMAGE
         program = _PROGRAM.format(fn=fn, signature=", ".join(sig),
                                   task=_task_blob(spec, step, modules, step_image, keys[name]))
         container: dict[str, Any] = {
