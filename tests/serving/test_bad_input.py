@@ -50,6 +50,23 @@ def still_serving(svc: kiln.Service) -> None:
      "one input tensor"),
     (b'{"inputs": [{"name": "a", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}],'
      b'"outputs": [{"name": "nope"}]}', 400, "unknown output 'nope'"),
+    # values the datatype cannot hold, impossible shapes, parameters of the wrong type
+    (b'{"inputs": [{"name": "a", "shape": [1, 4], "datatype": "INT8", "data": [1000, 2, 3, 4]}]}',
+     400, "outside INT8's range -128..127"),
+    (b'{"inputs": [{"name": "a", "shape": [1, 4], "datatype": "UINT8", "data": [-1, 2, 3, 4]}]}',
+     400, "outside UINT8's range 0..255"),
+    (b'{"inputs": [{"name": "a", "shape": [1, 4], "datatype": "FP32", "data": [1e39, 2, 3, 4]}]}',
+     400, "beyond FP32's range"),
+    (b'{"inputs": [{"name": "a", "shape": [4611686018427387905, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}]}',
+     400, "asks for more than"),
+    (b'{"inputs": [{"name": "a", "shape": [0, 4], "datatype": "FP64", "data": []}]}',
+     400, "holds no values"),
+    (b'{"inputs": [{"name": "a", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4], "parameters": 5}]}',
+     400, "inputs[0].parameters must be an object"),
+    (b'{"inputs": [{"name": "a", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}], "parameters": [1]}',
+     400, "'parameters' must be an object"),
+    (b'{"inputs": [{"name": "a", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}], "outputs": [{"name": "predict", "parameters": "x"}]}',
+     400, "outputs[0].parameters must be an object"),
 ])
 def test_bad_requests_are_400_with_a_message(served, raw, status, words) -> None:
     got, doc = http("POST", served.infer_url(), raw=raw)
@@ -145,3 +162,15 @@ def test_kiln_serve_refuses_a_model_that_cannot_load(tmp_path: Path) -> None:
         kiln.serve(str(broken))
     with pytest.raises(kiln.ModelError, match="neither a file"):
         kiln.serve("no/such/thing/here")
+
+
+def test_metrics_label_only_served_models(served) -> None:
+    for i in range(50):
+        http("GET", f"{served.url}/v2/models/nope-{i}/ready")
+    still_serving(served)
+    from urllib.request import urlopen
+
+    with urlopen(f"{served.url}/metrics") as r:
+        text = r.read().decode()
+    assert "nope-" not in text
+    assert 'model="_unknown"' in text

@@ -31,6 +31,9 @@ def _reply(status: int, doc: Any) -> Reply:
     return status, protocol.dumps(doc), {}
 
 
+UNKNOWN_MODEL = "_unknown"  # the one label value for requests naming no served model
+
+
 class InferenceApp:
     """Loads the configured models at construction; servers run it with lifespan off."""
 
@@ -62,9 +65,12 @@ class InferenceApp:
                 f"{type(e).__name__}: {e}"), {}
         await _send(send, status, payload, headers)
         if model:
+            # Label values only for models this server has: every unknown name in a URL would
+            # otherwise become a new time series, and /metrics would grow without bound.
+            label = model if model in self.repo.models else UNKNOWN_MODEL
             m = self._metrics
-            m.requests.labels(model, protocol_name, str(status)).inc()
-            m.latency.labels(model).observe(time.perf_counter() - t0)
+            m.requests.labels(label, protocol_name, str(status)).inc()
+            m.latency.labels(label).observe(time.perf_counter() - t0)
 
     # --- routing ----------------------------------------------------------------------
 

@@ -46,13 +46,51 @@ def _loads(body: bytes) -> Any:
         raise RequestError(f"the request body is not valid JSON: {e}") from None
 
 
+# Far above any real request, far below what would make numpy allocate or overflow.
+MAX_ELEMENTS = 1 << 31
+MAX_DIMS = 32
+
+
 def _shape(value: Any, where: str) -> tuple[int, ...]:
     if not isinstance(value, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in value
     ):
         raise RequestError(f"{where}.shape must be a list of non-negative integers",
                            where=f"{where}.shape")
+    if len(value) > MAX_DIMS:
+        raise RequestError(f"{where}.shape has {len(value)} dimensions; at most {MAX_DIMS}",
+                           where=f"{where}.shape")
+    n = 1
+    for d in value:
+        n *= d
+        if n > MAX_ELEMENTS:
+            raise RequestError(f"{where}.shape {value} asks for more than {MAX_ELEMENTS} "
+                               "values", where=f"{where}.shape")
+    if 0 in value:
+        raise RequestError(f"{where}.shape {value} holds no values", where=f"{where}.shape",
+                           hint="send at least one row")
     return tuple(value)
+
+
+def _check_range(arr: np.ndarray, datatype: str, where: str) -> None:
+    """Values the datatype cannot hold are refused: numpy would wrap an INT8 1000 to -24, or
+    turn an FP32 1e39 into inf, and the model would predict on a value nobody sent."""
+    target = TO_NUMPY[datatype]
+    if arr.size == 0 or arr.dtype.kind not in "iuf" or target.kind == "b":
+        return
+    if target.kind in "iu":
+        info = np.iinfo(target)
+        lo, hi = arr.min(), arr.max()
+        if lo < info.min or hi > info.max:
+            raise RequestError(f"{where}.data holds {lo if lo < info.min else hi}, outside "
+                               f"{datatype}'s range {info.min}..{info.max}",
+                               where=f"{where}.data", hint="send a wider datatype")
+    elif target.kind == "f" and arr.dtype.itemsize > target.itemsize:
+        finite = arr[np.isfinite(arr)]
+        if finite.size and np.abs(finite).max() > np.finfo(target).max:
+            raise RequestError(f"{where}.data holds a value beyond {datatype}'s range "
+                               f"(±{float(np.finfo(target).max):.3g})",
+                               where=f"{where}.data", hint="send FP64")
 
 
 def _array_from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -70,6 +108,7 @@ def _array_from_json(data: Any, datatype: str, shape: tuple[int, ...], where: st
         if kind not in ok or arr.dtype == object:
             raise RequestError(f"{where}.data does not match datatype {datatype}",
                                where=f"{where}.data", hint="send numbers of the declared type")
+        _check_range(arr, datatype, where)
         flat = arr.astype(TO_NUMPY[datatype], copy=False).reshape(-1)
     expected = int(np.prod(shape)) if shape else 1
     if flat.size != expected:
@@ -154,7 +193,10 @@ def parse_infer(body: bytes, header_length: int | None = None) -> InferRequest:
                                where=f"{where}.datatype", hint=", ".join(TO_NUMPY))
         shape = _shape(t.get("shape"), where)
         params = t.get("parameters") or {}
-        size = params.get("binary_data_size") if isinstance(params, dict) else None
+        if not isinstance(params, dict):
+            raise RequestError(f"{where}.parameters must be an object",
+                               where=f"{where}.parameters")
+        size = params.get("binary_data_size")
         if size is not None:
             if not isinstance(size, int) or size < 0 or offset + size > len(binary):
                 raise RequestError(f"{where}.parameters.binary_data_size does not fit the body",
@@ -176,7 +218,11 @@ def parse_infer(body: bytes, header_length: int | None = None) -> InferRequest:
             raise RequestError(f"outputs[{i}] must be an object with a 'name'",
                                where=f"outputs[{i}]")
         outputs.append(o["name"])
-        if (o.get("parameters") or {}).get("binary_data"):
+        oparams = o.get("parameters") or {}
+        if not isinstance(oparams, dict):
+            raise RequestError(f"outputs[{i}].parameters must be an object",
+                               where=f"outputs[{i}].parameters")
+        if oparams.get("binary_data"):
             binary_outputs.add(o["name"])
     parameters = doc.get("parameters") or {}
     if not isinstance(parameters, dict):
