@@ -126,3 +126,21 @@ def test_search_compare_and_lineage_over_http(api: httpx.Client, module):
     assert c["params"]["x"] == [7, 5] and "value" in c["differ"]
     g = api.get(f"/lineage/{ids[0]}/square/output").json()
     assert [t["step"] for t in g["tasks"]] == ["square"]
+
+
+@pytest.mark.parametrize("path, words", [
+    ("a\x00b", "NUL byte"),
+    ("x" * 300, "longer than 255 bytes"),
+    ("/".join(["y" * 200] * 30), "longer than 4096 bytes"),
+])
+def test_nul_bytes_and_over_long_paths_are_400s_with_the_json_error(api, path, words):
+    assert api.post("/volumes", json={"name": "data"}).status_code == 201
+    for method, url in (("GET", "/volumes/data/files"), ("GET", "/volumes/data/files/content"),
+                        ("DELETE", "/volumes/data/files")):
+        r = api.request(method, url, params={"path": path})
+        assert r.status_code == 400, (method, url, r.text)
+        assert words in r.json()["error"]["message"]
+    r = api.put("/volumes/data/files/content", params={"path": path},
+                files={"file": ("x", b"hi")})
+    assert r.status_code == 400 and words in r.json()["error"]["message"]
+    assert api.get("/health").status_code == 200

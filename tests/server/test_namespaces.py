@@ -80,3 +80,14 @@ def test_rest_namespaces_and_background_runs_in_them():
         bad = c.get("/runs", params={"namespace": "../etc"})
         assert bad.status_code == 400
         assert bad.json()["error"]["where"] == "namespace"
+
+
+def test_reading_an_unknown_namespace_creates_nothing(api, kiln_home):
+    r = api.get("/runs", params={"namespace": "never-used"})
+    assert r.status_code == 404 and r.json()["error"]["where"] == "namespace"
+    assert api.get("/volumes", headers={"X-Kiln-Namespace": "never-used"}).status_code == 404
+    assert not (kiln_home / "namespaces" / "never-used").exists()
+    assert api.get("/namespaces").json()["namespaces"] == ["default"]
+    made = api.post("/volumes", params={"namespace": "never-used"}, json={"name": "data"})
+    assert made.status_code == 201, made.text  # a write creates the namespace
+    assert api.get("/volumes", params={"namespace": "never-used"}).status_code == 200

@@ -53,6 +53,19 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
         return JSONResponse(error_body(e.message, where=e.where, hint=e.hint,
                                        reference=e.reference), status_code=code)
 
+    @app.exception_handler(OSError)
+    async def _os_error(_: Request, e: OSError) -> JSONResponse:
+        # the machine's fault (a full disk, permissions), said with the path, never a reset
+        where = e.filename if isinstance(e.filename, str) else None
+        return JSONResponse(error_body(f"{e.strerror or e}", where=where, hint="the server "
+                                       "could not read or write its files: check its disk",
+                                       reference="os-error"), status_code=500)
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, e: Exception) -> JSONResponse:
+        return JSONResponse(error_body(f"internal error: {type(e).__name__}: {e}",
+                                       reference="internal-error"), status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_: Request, e: RequestValidationError) -> JSONResponse:
         first = e.errors()[0] if e.errors() else {}

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from kiln.errors import NotFoundError
 from kiln.runtime import Runtime
 
 
@@ -40,4 +41,9 @@ async def runtime(request: Request,
     ns = namespace or x_kiln_namespace
     if not ns or ns == rt.home.namespace:
         return rt
-    return Runtime.open(rt.home.for_namespace(ns))  # a bad name is a UserError: 400
+    home = rt.home.for_namespace(ns)  # a bad name is a UserError: 400
+    if request.method in ("GET", "HEAD") and ns not in rt.home.namespaces():
+        # reads never create state: a namespace comes into being with its first write
+        raise NotFoundError(f"no namespace '{ns}'", where="namespace",
+                            hint="GET /api/v1/namespaces lists them; a write creates one")
+    return Runtime.open(home)

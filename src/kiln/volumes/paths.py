@@ -12,11 +12,26 @@ from pathlib import Path, PurePosixPath
 from kiln.errors import UserError
 
 
+MAX_NAME = 255  # bytes in one path component (ext4, APFS, NTFS alike)
+MAX_PATH = 4096  # bytes in a whole path (Linux's PATH_MAX)
+
+
 def inside(root: Path, rel: str, *, follow_last: bool = True) -> Path:
     """`rel` ('data/train.csv') under `root`. With follow_last=False a symlink named by `rel`
     itself is allowed (to remove or move the link, not what it points to)."""
     rel = (rel or "").replace("\\", "/")
+    if "\0" in rel:
+        raise UserError("the path contains a NUL byte", where=repr(rel),
+                        hint="name the file without control characters")
+    if len(rel.encode("utf-8", "surrogateescape")) > MAX_PATH:
+        raise UserError(f"the path is longer than {MAX_PATH} bytes", where=rel[:80] + "...",
+                        hint="use a shorter path")
     p = PurePosixPath(rel)
+    long = [x for x in p.parts if len(x.encode("utf-8", "surrogateescape")) > MAX_NAME]
+    if long:
+        raise UserError(f"'{long[0][:40]}...' is longer than {MAX_NAME} bytes, the longest "
+                        "file name a file system holds", where=rel[:80],
+                        hint="use a shorter name")
     if p.is_absolute():
         raise UserError(f"'{rel}' is an absolute path", where=rel,
                         hint="give a path relative to the volume's top folder")
