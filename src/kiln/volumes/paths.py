@@ -11,7 +11,6 @@ from pathlib import Path, PurePosixPath
 
 from kiln.errors import UserError
 
-
 MAX_NAME = 255  # bytes in one path component (ext4, APFS, NTFS alike)
 MAX_PATH = 4096  # bytes in a whole path (Linux's PATH_MAX)
 
