@@ -60,6 +60,12 @@ def test_filter_and_sort_by_metrics_and_params(runs):
     assert r.returncode == 2 and "unknown field 'colour'" in r.stderr
     r = run_cli("runs", "ls", "--sort", "speed")
     assert r.returncode == 2 and "cannot sort by 'speed'" in r.stderr
+    # a misspelt metric or parameter is an error, not a list in no order
+    r = run_cli("runs", "ls", "--sort", "-metrics.acuracy")
+    assert r.returncode == 2 and "no run has the metric 'acuracy'" in r.stderr
+    assert "did you mean accuracy" in r.stderr
+    r = run_cli("runs", "ls", "--sort", "params.lrate")
+    assert r.returncode == 2 and "no run has the parameter 'lrate'" in r.stderr
 
 
 def test_parse_errors_name_the_field():
@@ -70,6 +76,20 @@ def test_parse_errors_name_the_field():
     with pytest.raises(UserError, match="takes = or !="):
         parse_filter("status > failed")
     assert parse_filter("params.name = 'a b'")[0].value == "a b"
+
+
+def test_hostile_filters_are_refused_without_work():
+    from kiln.catalog.search import MAX_FILTER, parse_filter
+
+    with pytest.raises(UserError, match=f"at most {MAX_FILTER}"):
+        parse_filter("a" + " " * 30000 + "b")
+    with pytest.raises(UserError, match="nests more than"):
+        parse_filter("params.x = " + "[" * 1000)
+    with pytest.raises(UserError, match="cannot read the condition"):
+        parse_filter("metrics.a" + " " * 4000)  # the longest allowed, read once
+    # whitespace anywhere around the parts is still fine
+    assert [c.field for c in parse_filter("  metrics.a >  1   AND\tparams.b = 2 ")] == [
+        "metrics.a", "params.b"]
 
 
 def test_compare_marks_what_differs(runs):

@@ -144,3 +144,13 @@ def test_nul_bytes_and_over_long_paths_are_400s_with_the_json_error(api, path, w
                 files={"file": ("x", b"hi")})
     assert r.status_code == 400 and words in r.json()["error"]["message"]
     assert api.get("/health").status_code == 200
+
+
+def test_hostile_run_queries_are_400s_and_the_server_stays_responsive(api):
+    r = api.get("/runs", params={"filter": "a" + " " * 30000 + "b"})
+    assert r.status_code == 400 and "at most" in r.json()["error"]["message"]
+    r = api.get("/runs", params={"filter": "params.x = " + "[" * 1000})
+    assert r.status_code == 400 and "nests" in r.json()["error"]["message"]
+    r = api.get("/runs", params={"sort": "-created", "offset": 10 ** 30})
+    assert r.status_code == 422 and r.json()["error"]["where"].endswith("offset")
+    assert api.get("/health").status_code == 200

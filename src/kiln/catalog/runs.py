@@ -472,6 +472,10 @@ def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
               "pipeline": pipeline, "before": before}
     with cat.read() as s:
         rows = s.execute(q, {k: v for k, v in values.items() if v is not None}).all()
+        if sort and rows:  # a misspelt sort key would sort nothing: say so
+            from kiln.catalog.search import check_sort
+
+            check_sort(s, sort)
         runs = [RunInfo(rid, pipe, exp, status, created, finished, source, error,
                         archived=bool(archived_), parent_run_id=parent,
                         pipeline_version_id=version)

@@ -21,8 +21,13 @@ from kiln.catalog.schema import Experiment, Metric, Run, RunLabel, RunParam
 from kiln.errors import UserError
 
 _OPS = ("<=", ">=", "!=", "=", "<", ">")
-_COND = re.compile(r"^\s*(?P<field>[A-Za-z_][\w.-]*)\s*(?P<op><=|>=|!=|==|=|<|>)"
-                   r"\s*(?P<value>.+?)\s*$")
+# Matched against a stripped condition: no pattern that both ends of may take whitespace, so
+# reading stays linear in the text's length (a lazy value before trailing spaces was not).
+_COND = re.compile(r"(?P<field>[A-Za-z_][\w.-]*)[ \t]*(?P<op><=|>=|!=|==|=|<|>)[ \t]*"
+                   r"(?P<value>\S.*)", re.DOTALL)
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+MAX_FILTER = 4096  # characters: far above any hand-written filter
+MAX_NESTING = 32  # brackets in one value: JSON deeper than this is no parameter anyone logs
 FIELDS = "metrics.NAME, params.NAME, labels.KEY, status, experiment, pipeline"
 
 
@@ -34,14 +39,21 @@ class Condition:
 
 
 def parse_filter(text: str, where: str = "--filter") -> list[Condition]:
+    if len(text) > MAX_FILTER:
+        raise UserError(f"the filter is {len(text)} characters; at most {MAX_FILTER}",
+                        where=where, hint="filter on fewer conditions")
     conds = []
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text.strip() else []:
-        m = _COND.match(part)
+    for part in _AND.split(text.strip()) if text.strip() else []:
+        part = part.strip()
+        m = _COND.fullmatch(part)
         if not m:
             raise UserError(f"cannot read the condition '{part.strip()}'", where=where,
                             hint="write FIELD OP VALUE joined by 'and', e.g. "
                                  "\"metrics.accuracy > 0.9 and params.lr = 0.1\"")
-        field, op, raw = m.group("field"), m.group("op"), m.group("value")
+        field, op, raw = m.group("field"), m.group("op"), m.group("value").strip()
+        if raw.count("[") + raw.count("{") > MAX_NESTING:
+            raise UserError(f"the value of {field} nests more than {MAX_NESTING} brackets",
+                            where=where, hint="compare with a plain value")
         op = "=" if op == "==" else op
         if not (field.startswith(("metrics.", "params.", "labels."))
                 and len(field.split(".", 1)[1]) > 0) \
@@ -106,6 +118,21 @@ def apply(q: Select[Any], conds: list[Condition]) -> Select[Any]:
         elif kind == "experiment":
             q = q.where(_compare(Experiment.name, c.op, str(c.value)))
     return q
+
+
+def check_sort(s: Any, sort: str | None, where: str = "--sort") -> None:
+    """A sort key that no run has (a typo) is an error, not a silently unsorted list."""
+    field = (sort or "").lstrip("+-")
+    for prefix, model, what in (("metrics.", Metric, "metric"),
+                                ("params.", RunParam, "parameter")):
+        name = field[len(prefix):] if field.startswith(prefix) else ""
+        if name and s.scalar(select(model.name).where(model.name == name).limit(1)) is None:
+            from kiln.catalog.refs import did_you_mean
+
+            known = sorted(s.scalars(select(model.name).distinct().limit(500)))
+            raise UserError(f"no run has the {what} '{name}' to sort by", where=where,
+                            hint=did_you_mean(name, known, "known: " + (", ".join(known[:20])
+                                                                       or "none")))
 
 
 def order(q: Select[Any], sort: str | None, where: str = "--sort") -> Select[Any]:

@@ -25,7 +25,8 @@ def list_runs(experiment: str | None = None, status: Status | None = None,
               before: str | None = Query(None, description="Page token: the last id seen."),
               filter: str | None = Query(None, description="metrics.accuracy > 0.9 and ..."),  # noqa: A002
               sort: str | None = Query(None, description="-metrics.accuracy, params.lr, ..."),
-              offset: int = Query(0, ge=0, description="With sort: rows to skip."),
+              offset: int = Query(0, ge=0, le=1_000_000_000,
+                                  description="With sort: rows to skip."),
               archived: bool = Query(False, description="List archived runs instead."),
               rt: Runtime = Depends(runtime)) -> FastJSON:
     """Newest first. Pass `next` back as `before` for the next page (with `sort`, as
