@@ -72,3 +72,38 @@ def test_a_missing_folder_or_a_folder_is_a_clear_error(tmp_path):
     assert "create the folder" in e.value.hint
     with pytest.raises(UserError, match="it is a folder"), atomic_path(tmp_path) as tmp:
         tmp.write_text("x")
+
+
+EXITS = ["import os\nos._exit(0)", "import sys\nsys.exit(3)", "exit()", "raise SystemExit"]
+
+
+@pytest.mark.parametrize("code", EXITS)
+def test_a_module_that_exits_at_import_is_a_clear_error(tmp_path, code):
+    from kiln.errors import ModuleExit
+    from kiln.files import import_file
+
+    path = tmp_path / "exits.py"
+    path.write_text(code + "\n")
+    with pytest.raises(ModuleExit, match="exits.py calls .* while it is imported") as e:
+        import_file(path, "exits_mod")
+    assert e.value.where == str(path) and "__main__" in e.value.hint
+    assert os._exit.__module__ in ("posix", "nt")  # the real one is back
+
+
+@pytest.mark.parametrize("code", EXITS)
+def test_kiln_run_and_upload_say_which_module_exits(tmp_path, code, kiln_home):
+    import httpx
+
+    from tests.conftest import kiln_server, run_cli
+
+    path = tmp_path / "exits.py"
+    path.write_text("import kiln\n\n@kiln.step\ndef a() -> int:\n    return 1\n\n"
+                    "@kiln.pipeline\ndef p():\n    a()\n\n" + code + "\n")
+    r = run_cli("run", str(path))
+    assert r.returncode == 2 and "exits.py calls" in r.stderr, r.stderr
+    if code != EXITS[0]:
+        return  # one upload is enough to show the REST path
+    with kiln_server() as base:
+        up = httpx.post(f"{base}/api/v1/pipelines", files={"file": ("exits.py", code.encode())},
+                        timeout=60)
+    assert up.status_code == 400 and "exits.py calls" in up.json()["error"]["message"]

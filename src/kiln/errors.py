@@ -7,6 +7,7 @@
     │   ├── SpecError              a PipelineSpec is invalid (JSON field path in `where`)
     │   ├── ParameterError         an unknown parameter or a value of the wrong type
     │   ├── TargetError            a run target that is neither notebook, module nor spec
+    │   │   └── ModuleExit         a module that exits (sys.exit, os._exit) while imported
     │   ├── NotFoundError          a run, step, task, artifact or service that does not exist
     │   ├── ModelError             a model that cannot be found, recognised or loaded for serving
     │   └── RequestError           an inference request that breaks the protocol (HTTP `status`)
@@ -29,6 +30,7 @@ __all__ = [
     "KaleSDKWarning",
     "KilnError",
     "ModelError",
+    "ModuleExit",
     "NotFoundError",
     "NotebookError",
     "ParameterError",
@@ -86,6 +88,18 @@ class ParameterError(UserError):
 
 class TargetError(UserError):
     reference = "target-invalid"
+
+
+class ModuleExit(TargetError):
+    """A module ended the process while it was being imported (sys.exit, os._exit)."""
+
+    reference = "module-exit"
+
+    def __init__(self, path: object, code: object, how: str) -> None:
+        name = str(path).rsplit("/", 1)[-1]
+        super().__init__(f"{name} calls {how}({code!r}) while it is imported, so its "
+                         "pipeline cannot be read", where=str(path),
+                         hint='put the script part under `if __name__ == "__main__":`')
 
 
 class NotFoundError(UserError):

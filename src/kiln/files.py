@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kiln.errors import UserError
+from kiln.errors import ModuleExit, UserError
 
 
 @contextmanager
@@ -76,11 +76,22 @@ def import_file(path: Path | str, name: str) -> types.ModuleType:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    real_exit = os._exit
+
+    def no_exit(code: int) -> None:  # os._exit would end this process and look like success
+        raise ModuleExit(path, code, "os._exit")
+
+    os._exit = no_exit  # type: ignore[assignment]
     try:
         spec.loader.exec_module(module)
+    except SystemExit as e:  # sys.exit(), exit(), quit() at import
+        sys.modules.pop(name, None)
+        raise ModuleExit(path, e.code, "sys.exit") from None
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    finally:
+        os._exit = real_exit
     return module
 
 
