@@ -108,3 +108,30 @@ def test_help_does_not_import_the_heavy_parts():
 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "HEAVY []" in r.stdout, r.stdout + r.stderr
+
+
+LITERAL = "[epoch 3/10] step:a:b expected list[int] in [/tmp] :smile:"
+
+
+def test_messages_hints_and_log_lines_print_literally(module, notebook):
+    path = module(f'''
+import kiln
+
+@kiln.step
+def talk() -> int:
+    print({LITERAL!r})
+    raise ValueError({LITERAL!r})
+
+@kiln.pipeline
+def chatty():
+    talk()
+''', "chatty")
+    r = run_cli("run", f"{path}:chatty")
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert out.count(LITERAL) >= 2, out  # the log line and the run's error
+    r = run_cli("run", "[/tmp]")
+    assert r.returncode == 2 and "no such file: [/tmp]" in r.stderr and "Traceback" not in r.stderr
+    nb = notebook([(["step:a:b"], "x = 1")])
+    r = run_cli("run", str(nb))
+    assert r.returncode == 2 and "unknown tag 'step:a:b'" in r.stderr

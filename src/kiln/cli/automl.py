@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from kiln.cli import status
+from kiln.cli import output, status
 
 
 def register(app: typer.Typer) -> None:
@@ -30,11 +30,9 @@ def automl(
 ) -> None:
     """Find a good model for a table: every candidate is recorded as a trial, and the best
     is rebuilt by a generated Kale notebook run, ready for `kiln serve`."""
-    from rich.console import Console
-
     from kiln.tune.api import automl as run_automl
 
-    console = Console(highlight=False, stderr=as_json)
+    console = output.console(stderr=as_json)
     try:
         result = run_automl(data, target=target, task=task, metric=metric,
                             time_budget=time_budget, seed=seed, name=name,
@@ -50,7 +48,7 @@ def automl(
                "best_trial": study.to_dict()["best"]}
         sys.stdout.write(json.dumps(out, indent=2, default=str) + "\n")
         return
-    console.print(f"study [bold]{study.name}[/]: {len(study.trials)} candidates; best "
+    console.print(f"study [bold]{output.lit(study.name)}[/]: {len(study.trials)} candidates; best "
                   f"{result.learner}, {result.metric} = {result.score:.4f} on held-out rows")
     console.print(f"model:    {result.model_ref}   (serve it: kiln serve {result.model_ref})")
     console.print(f"notebook: {result.notebook}   (reproduce: kiln run {result.notebook})")

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from kiln._version import __version__
-from kiln.cli import status
+from kiln.cli import output, status
 
 app = typer.Typer(
     name="kiln",
@@ -126,11 +126,8 @@ def main(argv: list[str] | None = None) -> None:
         _check_remote(sys.argv[1:] if argv is None else argv)
         app(args=argv, prog_name="kiln")
     except KilnError as e:
-        from rich.console import Console
-        from rich.markup import escape
-
-        err = Console(stderr=True, highlight=False)
-        err.print("[bold red]error:[/] " + escape(e.message), markup=True)
+        err = output.console(stderr=True)
+        err.print("[bold red]error:[/] " + output.lit(e.message), markup=True)
         if e.where:
             err.print(f"  at {e.where}", markup=False)
         if e.hint:

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from kiln.cli import runtime
+from kiln.cli import output, runtime
 
 notebook_app = typer.Typer(help="JupyterLab servers in volumes.", no_args_is_help=True)
 
@@ -35,9 +35,7 @@ def _status(text: str) -> Any:  # a Rich status on a terminal, nothing otherwise
 
     if not sys.stderr.isatty():
         return contextlib.nullcontext()
-    from rich.console import Console
-
-    return Console(stderr=True).status(text)
+    return output.console(stderr=True).status(text)
 
 
 @notebook_app.command("ls")

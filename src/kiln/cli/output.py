@@ -64,7 +64,7 @@ def byte_progress(label: str, total: int | Callable[[], int] | None,
         TransferSpeedColumn,
     )
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     if not console.is_terminal:
         yield lambda n: None
         return
@@ -86,3 +86,19 @@ def folder_size(path: str) -> int:
             except OSError:
                 pass
     return total
+
+
+def console(*, stderr: bool = False) -> Any:
+    """The CLI's Rich console: no emoji codes (`step:a:b` stays as written) and no guessing
+    at highlights; markup only where our own strings use it, with user text through lit()."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, emoji=False, highlight=False)
+
+
+def lit(value: object) -> str:
+    """`value` as literal text inside a Rich markup string: `[/tmp]`, `list[int]` and
+    `[epoch 3/10]` print as written."""
+    from rich.markup import escape
+
+    return escape(str(value))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kiln.cli import remote, status
+from kiln.cli import output, remote, status
 from kiln.cli.options import VOLUME_HELP, volume_bindings
 
 if TYPE_CHECKING:
@@ -48,15 +48,13 @@ def run(
     parent: str | None = typer.Option(None, "--parent-run", hidden=True),
 ) -> None:
     """Run a pipeline on this machine."""
-    from rich.console import Console
-
     from kiln.engine.api import resume as resume_run
     from kiln.engine.api import run as run_pipeline
     from kiln.engine.progress import LiveObserver, PlainObserver
     from kiln.errors import UserError
     from kiln.spec.params import parse_assignments
 
-    console = Console(highlight=False)
+    console = output.console()
     observer = (LiveObserver if console.is_terminal else PlainObserver)(console,
                                                                          show_logs=not quiet)
     if (resume is None) != (from_step is None):
@@ -114,7 +112,7 @@ def _summary(console: Console, result: Run | dict[str, Any]) -> None:
     if r["metrics"]:
         console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items()))
     if r["error"]:
-        console.print(f"[red]{r['error']}[/]", markup=True)
+        console.print(f"[red]{output.lit(r['error'])}[/]", markup=True)
     console.print(f"details: kiln runs show {r['id']}   logs: kiln logs {r['id']}")
 
 
@@ -138,7 +136,7 @@ def _run_remote(client: Client, console: Console, target: str | None, params: di
         run = client.start_run(version["pipeline"], version=version["number"], params=params,
                                experiment=experiment, labels=labels)
         console.print(f"pipeline {version['pipeline']} version {version['number']} "
-                      f"on {client.url}")
+                      f"on {client.url}", markup=False)
     console.print(f"run [bold]{run['id']}[/] started on {client.url}")
     seen: dict[str, str] = {}
     offsets: dict[str, int] = {}
@@ -149,11 +147,12 @@ def _run_remote(client: Client, console: Console, target: str | None, params: di
             if not quiet and state != "queued" and state != "cached":
                 text = _remote_log_tail(client, info["id"], step, offsets)
                 for line in text.splitlines():
-                    console.print(f"[dim]{step}[/] | {line}", markup=True, highlight=False)
+                    console.print(f"[dim]{output.lit(step)}[/] | {output.lit(line)}",
+                                  markup=True)
             if seen.get(step) != state:
                 seen[step] = state
                 if state != "queued":
-                    console.print(f"[bold]{step}[/]: {state}")
+                    console.print(f"[bold]{output.lit(step)}[/]: {state}")
 
     try:
         final = client.wait(run["id"], on_poll=follow)
@@ -279,12 +278,10 @@ def demo(
 
 def _demo_tune(target: str) -> None:
     """A small study: every trial a run; `featurize` and `load_data` come from the cache."""
-    from rich.console import Console
-
     from kiln.tune.api import tune
     from kiln.tune.progress import LiveStudyObserver, PlainStudyObserver
 
-    console = Console(highlight=False)
+    console = output.console()
     observer = (LiveStudyObserver if console.is_terminal else PlainStudyObserver)(console)
     study = tune(target, space={"max_depth": (3, 12), "n_estimators": (20, 150)},
                  objective="roc_auc", trials=6, parallel=2, algorithm="tpe", seed=0,

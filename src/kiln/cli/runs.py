@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from kiln.cli import remote, runtime
+from kiln.cli import output, remote, runtime
 from kiln.cli.output import human_size, short_time
 
 if TYPE_CHECKING:
@@ -50,7 +50,6 @@ def ls(
     sort: str = typer.Option("", "--sort", help="-metrics.accuracy, params.lr, created..."),
 ) -> None:
     """List runs, newest first, or searched and sorted by metrics and parameters."""
-    from rich.console import Console
     from rich.table import Table
 
     from kiln.catalog.runs import FINISHED, list_runs
@@ -78,7 +77,8 @@ def ls(
         table.add_row(r["id"], r["pipeline"], r["experiment"] or "",
                       f"[{_STYLE.get(r['status'], '')}]{r['status']}[/]",
                       short_time(r["created_at"]), _fmt_duration(r["duration"]), metrics)
-    Console().print(table if runs else "no runs yet: start one with `kiln run` or `kiln demo`")
+    output.console().print(table if runs else
+                           "no runs yet: start one with `kiln run` or `kiln demo`")
 
 
 def _get_run(ref: str) -> dict[str, Any]:
@@ -99,21 +99,20 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """A run's status, parameters, steps, metrics and artifacts."""
-    from rich.console import Console
     from rich.table import Table
 
     info = _get_run(run)
     if as_json:
         sys.stdout.write(json.dumps(info, indent=2) + "\n")
         return
-    c = Console(highlight=False)
-    c.print(f"[bold]run {info['id']}[/]  pipeline {info['pipeline']}  "
+    c = output.console()
+    c.print(f"[bold]run {info['id']}[/]  pipeline {output.lit(info['pipeline'])}  "
             f"[{_STYLE.get(info['status'], '')}]{info['status']}[/]  "
             f"{_fmt_duration(info['duration'])}")
     if info["experiment"]:
-        c.print(f"experiment: {info['experiment']}")
+        c.print(f"experiment: {info['experiment']}", markup=False)
     if info["error"]:
-        c.print(f"[red]error: {info['error']}[/]")
+        c.print(f"[red]error: {output.lit(info['error'])}[/]")
     if info["params"]:
         c.print("params: " + ", ".join(f"{k}={v!r}" for k, v in info["params"].items()))
     if info["metrics"]:
@@ -166,7 +165,6 @@ def _remote_log(client: Client, run_id: str, states: dict[str, str], step: str) 
 @artifacts_app.command("ls")
 def artifacts_ls(run: str = typer.Argument(..., help="Run id, prefix or 'latest'.")) -> None:
     """List a run's step outputs."""
-    from rich.console import Console
     from rich.table import Table
 
     info = _get_run(run)
@@ -177,7 +175,7 @@ def artifacts_ls(run: str = typer.Argument(..., help="Run id, prefix or 'latest'
         for name, a in t["outputs"].items():
             table.add_row(t["step"], name, a["type_name"], a["codec"], human_size(a["size"]),
                           a["digest"][:12])
-    Console().print(table)
+    output.console().print(table)
 
 
 @artifacts_app.command("get")
@@ -212,7 +210,6 @@ def compare(runs: list[str] = typer.Argument(...,
                                              help="Two or more run ids, prefixes or 'latest'."),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """Parameters and metrics of runs side by side; differing rows are marked."""
-    from rich.console import Console
     from rich.table import Table
 
     from kiln.catalog.compare import compare as compare_runs
@@ -229,13 +226,12 @@ def compare(runs: list[str] = typer.Argument(...,
                      for v in values]
             mark = "[bold yellow]" if name in differ else ""
             table.add_row(f"{mark}{title[:-1]} {name}", *[f"{mark}{x}" for x in cells])
-    Console().print(table)
+    output.console().print(table)
 
 
 def lineage(ref: str = typer.Argument(..., help="A run, an artifact digest, or RUN/STEP/NAME."),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """What an artifact or run came from and what was made from it."""
-    from rich.console import Console
     from rich.tree import Tree
 
     from kiln.catalog.lineage import lineage as walk
@@ -250,7 +246,7 @@ def lineage(ref: str = typer.Argument(..., help="A run, an artifact digest, or R
     tree = Tree(f"lineage of {g.root}: {len(g.tasks)} tasks, {len(g.artifacts)} artifacts")
     for a, b in sorted(g.edges):
         tree.add(f"{label.get(a, a)} -> {label.get(b, b)}")
-    Console().print(tree)
+    output.console().print(tree)
 
 
 @runs_app.command("cancel")

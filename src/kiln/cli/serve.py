@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from kiln.cli import output
 from kiln.cli.groups import default_to
 
 serve_app = typer.Typer(
@@ -112,7 +113,6 @@ def _print_service(info: Any, *, started: bool = False) -> None:
 @serve_app.command("ls")
 def ls(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """List managed model services."""
-    from rich.console import Console
     from rich.table import Table
 
     from kiln.serving import services
@@ -138,7 +138,8 @@ def ls(as_json: bool = typer.Option(False, "--json", help="Machine-readable outp
         table.add_row(d["name"], f"[{colour.get(d['status'], '')}]{d['status']}[/]", d["url"],
                       models, str(d["workers"]),
                       "" if d["requests"] is None else str(d["requests"]))
-    Console().print(table if rows else "no services: start one with `kiln serve MODEL --detach`")
+    output.console().print(table if rows else
+                           "no services: start one with `kiln serve MODEL --detach`")
 
 
 @serve_app.command("logs")

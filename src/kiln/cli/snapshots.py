@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from kiln.cli import runtime
+from kiln.cli import output, runtime
 from kiln.cli.output import byte_progress, folder_size, human_size, print_json
 
 snapshot_app = typer.Typer(help="Versions of volumes: create, ls, show, diff, restore, cat, "
@@ -45,7 +45,6 @@ def create(volume: str = typer.Argument(...),
 @snapshot_app.command("ls")
 def ls(volume: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
     """A volume's history, newest first."""
-    from rich.console import Console
     from rich.table import Table
 
     from kiln.volumes import snapshots
@@ -62,7 +61,7 @@ def ls(volume: str = typer.Argument(...), as_json: bool = typer.Option(False, "-
         origin = f" (run {s.run_id[:8]} {s.step or 'start'})" if s.run_id else ""
         t.add_row(s.short, f"{s.created_at:%Y-%m-%d %H:%M:%S}", str(s.files), human_size(s.size),
                   human_size(s.added), ",".join(s.tags), s.message + origin)
-    Console().print(t)
+    output.console().print(t)
 
 
 @snapshot_app.command("show")

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from kiln.cli import status
+from kiln.cli import output, status
 from kiln.cli.groups import default_to
 from kiln.cli.options import VOLUME_HELP, volume_bindings
 
@@ -55,15 +55,13 @@ def start(
     as_json: bool = typer.Option(False, "--json", help="Print the finished study as JSON."),
 ) -> None:
     """Start (or resume) a study."""
-    from rich.console import Console
-
     from kiln.errors import UserError
     from kiln.spec.params import parse_assignments
     from kiln.tune import api
     from kiln.tune.config import load_space
     from kiln.tune.progress import LiveStudyObserver, PlainStudyObserver, StudyObserver
 
-    console = Console(highlight=False, stderr=as_json)
+    console = output.console(stderr=as_json)
     observer: StudyObserver = (LiveStudyObserver if console.is_terminal
                                else PlainStudyObserver)(console)
     try:
@@ -100,10 +98,11 @@ def start(
 def _print_best(console: Any, info: Any) -> None:
     best = info.best()
     style = "green" if info.status == "succeeded" else "red"
-    console.print(f"study [bold]{info.name}[/] [{style}]{info.status}[/]")
+    console.print(f"study [bold]{output.lit(info.name)}[/] [{style}]{info.status}[/]")
     if best is not None:
         params = ", ".join(f"{k}={v}" for k, v in best.params.items())
-        console.print(f"best: trial {best.number}, {info.metric} = {best.value:.6g} with {params}")
+        console.print(f"best: trial {best.number}, {info.metric} = {best.value:.6g} with {params}",
+                      markup=False)
         console.print(f"best run: kiln runs show {best.run_id}   "
                       f"serve its model: kiln serve {best.run_id}/STEP/OUTPUT")
     console.print(f"details: kiln tune show {info.name}")
@@ -113,7 +112,6 @@ def _print_best(console: Any, info: Any) -> None:
 def ls(as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
        limit: int = typer.Option(20, "--limit", "-n", min=1, max=10000)) -> None:
     """List studies (tuning and AutoML), newest first."""
-    from rich.console import Console
     from rich.table import Table
 
     from kiln.catalog.studies import list_studies
@@ -135,14 +133,13 @@ def ls(as_json: bool = typer.Option(False, "--json", help="Machine-readable outp
                       f"{c['complete']}✓ {c['pruned']}✂ {c['failed']}✗ {c['running']}…",
                       obj, f"{best.value:.6g}" if best else "",
                       s.created_at.strftime("%Y-%m-%d %H:%M:%S"))
-    Console().print(table)
+    output.console().print(table)
 
 
 @tune_app.command("show")
 def show(study: str = typer.Argument(..., help="Study name, id, id prefix or 'latest'."),
          as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """A study's trials table, best trial, its parameters and run."""
-    from rich.console import Console
     from rich.table import Table
 
     from kiln.catalog.studies import get_study
@@ -152,12 +149,13 @@ def show(study: str = typer.Argument(..., help="Study name, id, id prefix or 'la
     if as_json:
         sys.stdout.write(json.dumps(info.to_dict(), indent=2, default=str) + "\n")
         return
-    console = Console(highlight=False)
+    console = output.console()
     algo = info.config.get("algorithm", {}).get("algorithmName", "")
-    console.print(f"study [bold]{info.name}[/] ({info.id}) {info.kind} of {info.pipeline}: "
+    console.print(f"study [bold]{output.lit(info.name)}[/] ({info.id}) {info.kind} of "
+                  f"{output.lit(info.pipeline)}: "
                   f"{info.status}, {algo}, {info.direction} {info.metric}")
     if info.error:
-        console.print(f"[red]{info.error}[/]")
+        console.print(f"[red]{output.lit(info.error)}[/]")
     best = info.best()
     table = Table(show_edge=False)
     param_names = [p["name"] for p in info.config.get("parameters", [])] or \
@@ -174,7 +172,7 @@ def show(study: str = typer.Argument(..., help="Study name, id, id prefix or 'la
     if best is not None:
         params = ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items())
         console.print(f"best: trial {best.number}, {info.metric} = {best.value:.6g} with {params}"
-                      + (f", run {best.run_id}" if best.run_id else ""))
+                      + (f", run {best.run_id}" if best.run_id else ""), markup=False)
 
 
 def _fmt(v: Any) -> str:

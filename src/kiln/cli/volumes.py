@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from kiln.cli import remote, runtime
+from kiln.cli import output, remote, runtime
 from kiln.cli.output import human_size, print_json, short_time
 
 volume_app = typer.Typer(help="Named data folders: create, list, remove, and work with their "
@@ -37,7 +37,6 @@ def create(name: str = typer.Argument(..., help="The volume's name."),
 @volume_app.command("ls")
 def ls(as_json: bool = typer.Option(False, "--json")) -> None:
     """List volumes with their latest snapshot."""
-    from rich.console import Console
     from rich.table import Table
 
     from kiln.volumes import volumes
@@ -57,7 +56,7 @@ def ls(as_json: bool = typer.Option(False, "--json")) -> None:
         latest = f"{s['id'][:12]} {short_time(s['created_at'], seconds=False)}" if s else "-"
         t.add_row(v["name"], v["path"], latest, _schedule_text(v["schedule"]),
                   _policy_text(v["retention"]))
-    Console().print(t)
+    output.console().print(t)
 
 
 def _schedule_text(sch: dict[str, Any]) -> str:
@@ -101,7 +100,6 @@ def rm(name: str = typer.Argument(..., help="The volume."),
 def files(name: str = typer.Argument(...), path: str = typer.Argument("", help="A folder or file."),
           as_json: bool = typer.Option(False, "--json")) -> None:
     """List the files in a volume's folder."""
-    from rich.console import Console
     from rich.table import Table
 
     from kiln.volumes import volumes
@@ -116,7 +114,7 @@ def files(name: str = typer.Argument(...), path: str = typer.Argument("", help="
     for e in entries:
         t.add_row(e["path"] + ("/" if e["type"] == "dir" else ""), e["type"],
                   human_size(e["size"]) if e["type"] == "file" else "")
-    Console().print(t)
+    output.console().print(t)
 
 
 @volume_app.command("put")

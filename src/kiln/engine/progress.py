@@ -44,13 +44,14 @@ class PlainObserver(Observer):
     """Line by line, for logs and terminals that are not interactive."""
 
     def __init__(self, console: Console | None = None, *, show_logs: bool = True) -> None:
-        self.console = console or Console(highlight=False)
+        self.console = console or Console(highlight=False, emoji=False)
         self.show_logs = show_logs
         self.width = 8
 
     def started(self, run_id: str, pipeline: str, steps: list[str]) -> None:
         self.width = max((len(s) for s in steps), default=8)
-        self.console.print(f"run {run_id} of pipeline {pipeline}: {len(steps)} steps")
+        self.console.print(f"run {run_id} of pipeline {pipeline}: {len(steps)} steps",
+                           markup=False)
 
     def state(self, step: str, state: str, detail: str = "") -> None:
         if state == "queued":

@@ -81,7 +81,7 @@ class PlainStudyObserver(StudyObserver):
 
     def __init__(self, console: Console | None = None) -> None:
         super().__init__()
-        self.console = console or Console(highlight=False)
+        self.console = console or Console(highlight=False, emoji=False)
 
     def study_started(self, name: str, study_id: str, config: StudyConfig,
                       previous: list[TrialInfo]) -> None:
@@ -89,7 +89,8 @@ class PlainStudyObserver(StudyObserver):
         resumed = f", resuming after {len(previous)} trials" if previous else ""
         self.console.print(f"study {name} ({study_id}): {config.max_trials} trials of "
                            f"{config.algorithm.name}, {config.parallel} at a time, "
-                           f"{config.objective.direction} {config.objective.metric}{resumed}")
+                           f"{config.objective.direction} {config.objective.metric}{resumed}",
+                           markup=False)
 
     def trial_finished(self, number: int, state: str, value: float | None, error: str | None,
                        run_id: str | None) -> None:
@@ -104,7 +105,7 @@ class PlainStudyObserver(StudyObserver):
     def study_finished(self, status: str, error: str | None) -> None:
         self.console.print(self.summary())
         if error:
-            self.console.print(f"[bold red]{status}:[/] {error}", highlight=False)
+            self.console.print(Text(f"{status}: ", style="bold red") + Text(error))
 
 
 class LiveStudyObserver(StudyObserver):
@@ -114,7 +115,7 @@ class LiveStudyObserver(StudyObserver):
 
     def __init__(self, console: Console | None = None) -> None:
         super().__init__()
-        self.console = console or Console()
+        self.console = console or Console(highlight=False, emoji=False)
         self.live: Live | None = None
 
     def study_started(self, name: str, study_id: str, config: StudyConfig,
@@ -146,7 +147,7 @@ class LiveStudyObserver(StudyObserver):
         if self.live is not None:
             self.live.stop()
         if error:
-            self.console.print(f"[bold red]{status}:[/] {error}", highlight=False)
+            self.console.print(Text(f"{status}: ", style="bold red") + Text(error))
 
     def _render(self) -> Group:
         table = Table(box=None, pad_edge=False, header_style="bold")
