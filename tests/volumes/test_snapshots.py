@@ -273,3 +273,17 @@ def test_volumes_on_an_s3_store_through_the_cli(s3_env: str, volume, tmp_path: P
     keys = boto3.client("s3").list_objects_v2(Bucket="team-store")["Contents"]
     assert any(k["Key"].startswith("kiln/data/") for k in keys)
     assert not any(k["Key"].startswith("kiln/locks/") for k in keys)  # all released
+
+
+def test_byte_ranges_read_whole_across_chunk_boundaries(rt, volume):
+    from kiln.volumes import snapshots
+
+    name, folder, files = volume
+    big = files["big.bin"]  # several content-defined chunks
+    snapshots.create(name, "ranges", ["ranges"], rt=rt)
+    ref = f"{name}:ranges"
+    assert snapshots.read(ref, "big.bin", rt=rt) == big
+    for offset, length in ((0, len(big)), (1, len(big) - 2), (len(big) // 3, len(big) // 2),
+                           (len(big) - 10, 100), (len(big) + 5, 10), (7, 0)):
+        got = snapshots.read(ref, "big.bin", offset, length, rt=rt)
+        assert got == big[offset:offset + length], (offset, length, len(got))

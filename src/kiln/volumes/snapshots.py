@@ -180,7 +180,18 @@ def read(ref: str, path: str, offset: int = 0, length: int | None = None, *,
         raise UserError("offset and length must not be negative")
     with open_file(ref, path, rt=rt) as f:
         f.seek(offset)
-        return f.read() if length is None else f.read(length)
+        if length is None:
+            return f.read()
+        # a raw read stops at the end of a chunk: read on until the range is whole (or EOF)
+        parts: list[bytes] = []
+        left = length
+        while left > 0:
+            got = f.read(left)
+            if not got:
+                break
+            parts.append(got)
+            left -= len(got)
+        return b"".join(parts)
 
 
 def files(ref: str, *, rt: Runtime | None = None) -> list[dict[str, Any]]:
