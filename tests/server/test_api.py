@@ -154,3 +154,20 @@ def test_hostile_run_queries_are_400s_and_the_server_stays_responsive(api):
     r = api.get("/runs", params={"sort": "-created", "offset": 10 ** 30})
     assert r.status_code == 422 and r.json()["error"]["where"].endswith("offset")
     assert api.get("/health").status_code == 200
+
+
+def test_a_running_server_reads_snapshots_other_processes_made_after_it_started(
+        api: httpx.Client, tmp_path: Path):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "a.txt").write_text("first")
+    assert run_cli("volume", "create", "shared", "--path", str(folder)).returncode == 0
+    assert run_cli("snapshot", "create", "shared", "-t", "one").returncode == 0
+    r = api.get("/snapshots/shared:one/content", params={"path": "a.txt"})
+    assert r.status_code == 200 and r.text == "first"  # the server has read the store now
+    for i in range(3):  # the CLI writes while the server stays up
+        (folder / f"new{i}.bin").write_bytes(bytes([i]) * 300_000 + b"tail")
+        assert run_cli("snapshot", "create", "shared", "-t", f"n{i}").returncode == 0
+        got = api.get(f"/snapshots/shared:n{i}/content", params={"path": f"new{i}.bin"})
+        assert got.status_code == 200, got.text
+        assert got.content == bytes([i]) * 300_000 + b"tail"

@@ -180,6 +180,13 @@ class Repository:
         try:
             return self._index[(kind, blob_id)]
         except KeyError:
+            pass
+        # Another process (the CLI, a run, the scheduler) may have committed it since this one
+        # read the index: a long-lived reader (the server) looks again before calling it lost.
+        self.reload_index()
+        try:
+            return self._index[(kind, blob_id)]
+        except KeyError:
             raise StoreError(f"blob {kind}:{blob_id[:12]} is missing from the store at "
                              f"{self.backend.url}",
                              hint="it may have been garbage-collected or damaged; run "
