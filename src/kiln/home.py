@@ -111,6 +111,23 @@ class Home:
         """Logs of the long-running processes kilnflow manages (model servers)."""
         return self.root / "services"
 
+    def holds(self, path: Path) -> str | None:
+        """Why writing over `path` would damage this home (its catalog, store, runs), or None.
+        A volume's own folder is fair game; the home itself, a folder that contains it, and
+        anything in it outside the volumes are not."""
+        p = Path(os.path.realpath(path))
+        base = Path(os.path.realpath(self.base))
+        if p == base or base.is_relative_to(p):
+            return f"{path} holds KILN_HOME ({self.base}): its catalog and store"
+        if not p.is_relative_to(base):
+            return None
+        rest = p.relative_to(base).parts
+        # volumes/NAME..., or namespaces/NS/volumes/NAME...
+        if (len(rest) >= 2 and rest[0] == "volumes") or \
+                (len(rest) >= 4 and rest[0] == "namespaces" and rest[2] == "volumes"):
+            return None
+        return f"{path} is inside KILN_HOME ({self.base}), outside any volume"
+
     def ensure(self) -> Home:
         for d in (self.root, self.store_dir, self.runs_dir):
             d.mkdir(parents=True, exist_ok=True)

@@ -287,3 +287,20 @@ def test_byte_ranges_read_whole_across_chunk_boundaries(rt, volume):
                            (len(big) - 10, 100), (len(big) + 5, 10), (7, 0)):
         got = snapshots.read(ref, "big.bin", offset, length, rt=rt)
         assert got == big[offset:offset + length], (offset, length, len(got))
+
+
+def test_restore_never_writes_over_kiln_home(rt, volume, tmp_path: Path, kiln_home):
+    from kiln.errors import UserError
+    from kiln.volumes import snapshots, volumes
+
+    name, folder, _ = volume
+    snapshots.create(name, "safe", ["safe"], rt=rt)
+    for target in (kiln_home, kiln_home.parent, kiln_home / "store", kiln_home / "runs" / "x"):
+        with pytest.raises(UserError, match="refusing to restore") as e:
+            snapshots.restore(f"{name}:safe", to=target, force=True, clean=True, rt=rt)
+        assert e.value.where == "--to"
+    assert (kiln_home / "catalog.db").exists()
+    # a managed volume's own folder is a fair target
+    volumes.create("managed", rt=rt)
+    inside = kiln_home / "volumes" / "managed"
+    assert snapshots.restore(f"{name}:safe", to=inside, force=True, rt=rt) == inside

@@ -126,6 +126,11 @@ def restore(ref: str, *, to: str | Path | None = None, new_volume: str | None = 
         dest = Path(created.path)
     else:
         dest = Path(to).expanduser()  # type: ignore[arg-type]
+        harm = rt.home.holds(dest)
+        if harm is not None:
+            raise UserError(f"refusing to restore into {dest}: {harm}", where="--to",
+                            hint="restore into a folder of its own, or a new volume "
+                                 "(--new-volume NAME)")
         if dest.exists() and not dest.is_dir():
             raise UserError(f"{dest} is a file, not a folder", where="--to")
         if dest.is_dir() and any(dest.iterdir()) and not force:
