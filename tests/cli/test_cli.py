@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from tests.conftest import run_cli
@@ -135,3 +136,25 @@ def chatty():
     nb = notebook([(["step:a:b"], "x = 1")])
     r = run_cli("run", str(nb))
     assert r.returncode == 2 and "unknown tag 'step:a:b'" in r.stderr
+
+
+def test_output_targets_are_respected_and_missing_folders_are_clear(module, tmp_path):
+    import stat as st
+
+    path = module(PIPE)
+    assert run_cli("run", str(path), "-p", "n=2", "-q").returncode == 0
+    # a device is written through, never replaced by a regular file
+    for args in (("artifacts", "get", "latest", "double", "output"), ("compile", str(path))):
+        r = run_cli(*args, "-o", "/dev/null")
+        assert r.returncode == 0, r.stderr
+        assert st.S_ISCHR(os.stat("/dev/null").st_mode)
+        r = run_cli(*args, "-o", str(tmp_path / "no" / "such" / "dir" / "x.json"))
+        said = " ".join(r.stderr.split())  # long paths wrap
+        assert r.returncode == 2 and "does not exist" in said and "Traceback" not in said
+    # a symlink stays a link, its target gets the bytes
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    assert run_cli("artifacts", "get", "latest", "double", "output", "-o", str(link)).returncode == 0
+    assert link.is_symlink() and json.loads(real.read_text()) == 4
