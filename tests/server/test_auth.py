@@ -33,3 +33,22 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path):
     empty.write_text("\n")
     r = run_cli("server", "--token-file", str(empty))
     assert r.returncode != 0 and "empty" in r.stderr
+
+
+def test_every_answer_carries_the_security_headers(api):
+    for path in ("/health", "/runs", "/volumes/nope"):
+        r = api.get(path)
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    base = str(api.base_url).split("/api/v1")[0]
+    page = httpx.get(base + "/", timeout=30)
+    assert page.status_code == 200 and "script-src 'self'" in page.headers[
+        "content-security-policy"]
+
+
+def test_a_short_token_is_refused_beyond_loopback(tmp_path):
+    token = tmp_path / "t"
+    token.write_text("short-secret")
+    r = run_cli("server", "--host", "0.0.0.0", "--port", "0", "--token-file", str(token))
+    assert r.returncode == 2 and "at least 32" in r.stderr

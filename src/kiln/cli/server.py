@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+MIN_TOKEN = 32  # characters; a shorter shared secret is guessable on a network
+
 
 def register(app: typer.Typer) -> None:
     app.command("server")(server)
@@ -44,6 +46,11 @@ def server(host: str = typer.Option("127.0.0.1", "--host",
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
+    if not loopback and token is not None and len(token) < MIN_TOKEN:
+        raise UserError(f"the token is {len(token)} characters; a server reachable beyond "
+                        f"loopback needs at least {MIN_TOKEN}", where="--token-file",
+                        hint="make one with `python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))'`")
     if not loopback and token is None and not insecure:
         raise UserError(f"binding to {host} without a token lets anyone who reaches it in",
                         where="--host",

@@ -94,6 +94,9 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
         from kiln.server.auth import TokenAuth
 
         app.add_middleware(TokenAuth, token=token)
+    from kiln.server.headers import SecurityHeaders
+
+    app.add_middleware(SecurityHeaders)  # outermost: 401s carry the headers too
     return app
 
 
