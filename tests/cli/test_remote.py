@@ -91,7 +91,7 @@ def test_two_users_run_on_one_server_and_see_each_others_runs(shared_server: str
     assert len(alices) == 1
     run_id = alices[0]["id"]
 
-    r = run_cli("runs", "show", run_id[:8], env=bob)
+    r = run_cli("runs", "show", run_id[:12], env=bob)  # ids share 8 chars for ~4 s
     assert r.returncode == 0 and "pandas-parquet" in r.stdout and "total=28" in r.stdout
     r = run_cli("logs", run_id, "make", env=bob)
     assert r.stdout.strip() == "making 8 rows"
