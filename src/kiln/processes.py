@@ -29,6 +29,28 @@ def pid_alive(pid: int | None, cmdline_marker: bytes | None = None) -> bool:
         return True
 
 
+def started_at(pid: int) -> float | None:
+    """When process `pid` started (epoch seconds), where the system says (Linux's /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat[stat.rindex(")") + 2:].split()[19])  # field 22: starttime
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def still_running(pid: int | None, since: float) -> bool:
+    """True if `pid` is alive and is the process that was running at `since` (epoch seconds):
+    one that started later got the pid after the recorded process ended."""
+    if not pid_alive(pid):
+        return False
+    assert pid is not None
+    start = started_at(pid)
+    return start is None or start <= since + 2.0  # start times are rounded to clock ticks
+
+
 def stop_group(pid: int, cmdline_marker: bytes, timeout: float = 15.0) -> None:
     """Stop a process started in its own session and everything it started (a server's
     workers, a notebook's kernels): SIGTERM, then SIGKILL after `timeout` seconds."""

@@ -9,7 +9,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -225,6 +225,46 @@ def _artifact_id(s: Session, ref: ArtifactRef) -> int:
     return a.id
 
 
+INTERRUPTED = ("interrupted: the process that ran it (pid {pid} on {host}) ended without "
+               "finishing it")
+
+
+def _reap(cat: Catalog, infos: list[RunInfo]) -> None:
+    """Runs recorded as running whose process on this host is gone (killed, the machine
+    restarted) are failed as interrupted, the first time anything reads them."""
+    running = [i for i in infos if i.status == "running"]
+    if not running:
+        return
+
+    from kiln.processes import still_running
+
+    here = socket.gethostname()
+    with cat.read() as s:
+        owners = {rid: (host, pid) for rid, host, pid in s.execute(
+            select(Run.id, Run.host, Run.pid).where(Run.id.in_([i.id for i in running]),
+                                                    Run.status == "running"))}
+    for info in running:
+        host, pid = owners.get(info.id, ("", None))
+        since = info.created_at.replace(tzinfo=UTC).timestamp()
+        if host != here or pid is None or still_running(pid, since):
+            continue
+        error = INTERRUPTED.format(pid=pid, host=host)
+        with cat.write() as s:  # only if nothing finished it meanwhile
+            result: Any = s.execute(update(Run).where(Run.id == info.id,
+                                                      Run.status == "running")
+                                    .values(status="failed", finished_at=now(), error=error))
+            done = result.rowcount
+            if done:
+                s.execute(update(Task).where(Task.run_id == info.id,
+                                             Task.status.in_(("queued", "running")))
+                          .values(status="failed", finished_at=now(), error="interrupted"))
+        if done:
+            info.status, info.error = "failed", error
+            for t in info.tasks:
+                if t.status in ("queued", "running"):
+                    t.status, t.error = "failed", "interrupted"
+
+
 def finish_run(cat: Catalog, run_id: str, status: str, error: str | None = None) -> None:
     with cat.write() as s:
         s.execute(update(Run).where(Run.id == run_id).values(
@@ -306,6 +346,7 @@ def get_run(cat: Catalog, ref: str, *, with_events: bool = True) -> RunInfo:
                 ti.outputs = _events(s, t.id, "output")
                 ti.inputs = _events(s, t.id, "input")
             info.tasks.append(ti)
+    _reap(cat, [info])
     return info
 
 
@@ -487,6 +528,7 @@ def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
             r.metrics = metrics.get(r.id, {})
             r.labels = labels.get(r.id, {})
             r.params = params.get(r.id, {})
+    _reap(cat, runs)
     return runs
 
 

@@ -142,6 +142,9 @@ def cancel(run: str, *, rt: Runtime | None = None, wait: float = 0.0) -> str:
     Returns the run's status after waiting up to `wait` seconds."""
     rt = rt or Runtime.open()
     run_id = records.resolve_run_id(rt.catalog, run)
+    # reading it fails it as interrupted if its process is gone, or the pid now belongs to
+    # a process that started later: such a pid is never signalled
+    records.get_run(rt.catalog, run_id, with_events=False)
     status, host, pid = records.run_process(rt.catalog, run_id)
     if status in records.FINISHED:
         raise UserError(f"run {run_id} has already {status}", where="run",
