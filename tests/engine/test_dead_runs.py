@@ -78,3 +78,50 @@ def test_a_reused_pid_is_not_the_runs_and_is_never_signalled():
     finally:
         other.kill()
         other.wait()
+
+
+BIG = '''
+import kiln
+import numpy as np
+
+@kiln.step
+def make() -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, 96 << 20, dtype=np.uint8)
+
+@kiln.step
+def use(a: np.ndarray) -> int:
+    import time
+    time.sleep(60)
+    return int(a[0])
+
+@kiln.pipeline
+def big():
+    use(make())
+'''
+
+
+def test_a_step_is_recorded_succeeded_only_once_its_outputs_are_in_the_store(module):
+    """kill -9 the instant the catalog says a step succeeded: its output must be in the store
+    (the store then checks clean), which a record written before the background store write
+    finished could not promise."""
+    path = module(BIG, "big_mod")
+    proc = subprocess.Popen([sys.executable, "-m", "kiln.cli", "run", f"{path}:big", "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    rt = Runtime.open()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            runs = records.list_runs(rt.catalog, limit=1)
+            if runs:
+                info = records.get_run(rt.catalog, runs[0].id, with_events=False)
+                if any(t.step == "make" and t.status == "succeeded" for t in info.tasks):
+                    break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("step make never succeeded")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    r = run_cli("store", "check")
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -35,6 +35,16 @@ from kiln.spec.validate import downstream, order_steps
 
 
 @dataclass
+class _Finish:
+    """A finished step's record, written once its outputs are stored (`stored` done)."""
+
+    step: str
+    stored: Future[Any]
+    fields: dict[str, Any]  # records.finish_task's keyword arguments
+    upstream: list[str]
+
+
+@dataclass
 class _Running:
     step: StepSpec
     process: BaseProcess
@@ -114,8 +124,12 @@ class _Scheduler:
         self.errors: list[str] = []
         self.run_dir = engine.home.run_dir(run_id)
         self.env = dict(os.environ)
+        # One thread stores outputs in the order steps finished, and each step's record is
+        # written only after its outputs (and every earlier step's) are in the store: a crash
+        # or a full disk never leaves the catalog naming a blob the store never got.
         self.ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="kiln-store")
-        self.ingests: list[tuple[str, Future[Any]]] = []
+        self.finishes: list[_Finish] = []
+        self.unstored: set[str] = set()  # steps whose outputs could not be stored
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -140,6 +154,7 @@ class _Scheduler:
                 if not self.running:
                     break
                 self._wait()
+                self._record_finished(block=False)
         except BaseException:
             self._cancel()
             obs.finished("cancelled")
@@ -152,20 +167,48 @@ class _Scheduler:
         obs.finished(status)
 
     def _settle_ingests(self) -> None:
-        """Wait for outputs still being stored; a step whose outputs could not be stored
-        fails (and leaves no cache entry)."""
+        """Wait for outputs still being stored, then record every step still unrecorded."""
         self.ingest_pool.shutdown(wait=True)
-        for step, fut in self.ingests:
-            err = fut.exception()
-            if err is None:
-                continue
-            why = err.message if isinstance(err, KilnError) else repr(err)
-            msg = f"storing its outputs failed: {why}"
-            self.errors.append(f"step '{step}' failed: {msg}")
-            records.set_task(self.e.catalog, self.task_ids[step], status="failed", error=msg,
-                             cache_key=None)
-            self.e.observer.state(step, "failed", msg)
-        self.ingests.clear()
+        self._record_finished(block=True)
+
+    def _queue_finish(self, step: StepSpec, fields: dict[str, Any],
+                      digests: list[str] | None = None) -> None:
+        """Store `digests` (behind every earlier step's outputs), then record the step."""
+        todo = tuple(digests or ())
+
+        def store() -> None:
+            for d in todo:
+                self.e.store.ingest(d)
+
+        self.finishes.append(_Finish(step.name, self.ingest_pool.submit(store), fields,
+                                     step.upstream()))
+        self._record_finished(block=False)
+
+    def _record_finished(self, block: bool) -> None:
+        """Record finished steps in the order they finished, each once its outputs are
+        durable; a step whose outputs (or an upstream step's) could not be stored fails with
+        the real cause, and no cache entry names it."""
+        while self.finishes:
+            f = self.finishes[0]
+            if not block and not f.stored.done():
+                return
+            self.finishes.pop(0)
+            err = f.stored.exception()
+            fields = f.fields
+            lost = [u for u in f.upstream if u in self.unstored]
+            if fields["status"] == "succeeded" and (err is not None or lost):
+                if err is not None:
+                    why = err.message if isinstance(err, KilnError) else str(err) or repr(err)
+                    msg = f"storing its outputs failed: {why}"
+                else:
+                    msg = f"upstream step '{lost[0]}' could not store its outputs"
+                fields = {**fields, "status": "failed", "outputs": {}, "cache_key": None,
+                          "error": msg}
+                self.unstored.add(f.step)
+                self.state[f.step] = "failed"
+                self.errors.append(f"step '{f.step}' failed: {msg}")
+                self.e.observer.state(f.step, "failed", msg)
+            records.finish_task(self.e.catalog, self.task_ids[f.step], self.run_id, **fields)
 
     def _ready(self) -> list[StepSpec]:
         done = ("succeeded", "cached")
@@ -342,26 +385,19 @@ class _Scheduler:
             result = {"status": "failed", "error": peer_error}
         if result.get("status") == "succeeded":
             outs = {k: ArtifactRef.from_dict(v) for k, v in result["outputs"].items()}
-            # Outputs go into the chunked store in the background: downstream steps read the
-            # cached copies meanwhile, and the run ends only once every output is stored.
-            digests = [x.digest for x in outs.values()]
-
-            def ingest(digests: list[str] = digests) -> None:
-                for d in digests:
-                    self.e.store.ingest(d)
-
-            self.ingests.append((r.step.name, self.ingest_pool.submit(ingest)))
         if result.get("status") == "succeeded" and r.step.volumes:
             try:
                 self.mounts.after(r.step, self.run_id)
             except KilnError as e:
                 result = {"status": "failed", "error": f"snapshotting its volumes failed: {e}"}
         if result.get("status") == "succeeded":
+            # Downstream steps start now, reading the cached copies; the outputs go into the
+            # chunked store in the background and the step is recorded once they are there.
             self.outputs[r.step.name] = outs
             self.state[r.step.name] = "succeeded"
-            records.finish_task(self.e.catalog, self.task_ids[r.step.name], self.run_id,
-                                status="succeeded", inputs=r.inputs, outputs=outs,
-                                metrics=metrics, visuals=visuals, cache_key=r.key)
+            self._queue_finish(r.step, dict(status="succeeded", inputs=r.inputs, outputs=outs,
+                                            metrics=metrics, visuals=visuals, cache_key=r.key),
+                               [x.digest for x in outs.values()])
             self.e.observer.state(r.step.name, "succeeded",
                                   f"{time.monotonic() - r.started:.2f}s")
             return
@@ -377,9 +413,9 @@ class _Scheduler:
             return
         self.state[r.step.name] = "failed"
         self.errors.append(f"step '{r.step.name}' failed: {error}")
-        records.finish_task(self.e.catalog, self.task_ids[r.step.name], self.run_id,
-                            status="failed", inputs=r.inputs, outputs={}, metrics=metrics,
-                            visuals=visuals, cache_key=None, error=error)
+        self._queue_finish(r.step, dict(status="failed", inputs=r.inputs, outputs={},
+                                        metrics=metrics, visuals=visuals, cache_key=None,
+                                        error=error))
         self.e.observer.state(r.step.name, "failed", error)
         for d in downstream(self.spec, r.step.name):
             if self.state[d] == "queued":
