@@ -43,7 +43,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path):
         r = subprocess.run(
             [st, "run", f"{base}/openapi.json", "--checks", "not_a_server_error",
              "--max-examples", os.environ.get("KILN_ST_EXAMPLES", "10"), "--seed", os.environ.get("KILN_ST_SEED", "1"), "--request-timeout", "60",
-             # Starting JupyterLab servers is covered by tests/notebook; generated names
+             # Starting JupyterLab servers is covered by tests/services; generated names
              # would start real ones here.
              "--exclude-operation-id", "start_api_v1_notebooks_post",
              "--report", "junit", "--report-dir", str(report)],
