@@ -54,6 +54,10 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         else:
             os.replace(tmp, target)
     except OSError as e:
+        # writing the file (a full disk: no filename on the error) or putting it in place;
+        # an error about another path (the block's source) is the caller's to report
+        if e.filename not in (None, str(tmp), str(target)):
+            raise
         raise UserError(f"cannot write {given}: {e.strerror}", where=str(given),
                         hint="check the free space and the permissions there") from None
     finally:

@@ -208,6 +208,7 @@ class _Scheduler:
                 self.state[f.step] = "failed"
                 self.errors.append(f"step '{f.step}' failed: {msg}")
                 self.e.observer.state(f.step, "failed", msg)
+                self._skip_downstream(f.step)  # those not started yet; started ones fail above
             records.finish_task(self.e.catalog, self.task_ids[f.step], self.run_id, **fields)
 
     def _ready(self) -> list[StepSpec]:
@@ -417,11 +418,15 @@ class _Scheduler:
                                         metrics=metrics, visuals=visuals, cache_key=None,
                                         error=error))
         self.e.observer.state(r.step.name, "failed", error)
-        for d in downstream(self.spec, r.step.name):
+        self._skip_downstream(r.step.name)
+
+    def _skip_downstream(self, failed: str) -> None:
+        """Steps after `failed` that have not started never will: recorded as skipped."""
+        for d in downstream(self.spec, failed):
             if self.state[d] == "queued":
                 self.state[d] = "skipped"
                 records.set_task(self.e.catalog, self.task_ids[d], status="skipped",
-                                 error=f"upstream step '{r.step.name}' failed")
+                                 error=f"upstream step '{failed}' failed")
                 self.e.observer.state(d, "skipped")
 
     def _peer_error(self, r: _Running) -> str | None:

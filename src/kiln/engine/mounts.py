@@ -66,14 +66,16 @@ class RunMounts:
         # names its cluster's PVCs, and most of its steps never open them. A function step
         # receives the folder as an argument, so its unknown volume fails here, before the run.
         self.missing: set[str] = set()
+        self.folders: dict[str, str] = {}
         for n in names:
             try:
-                root(n, rt=rt)
+                self.folders[n] = str(root(n, rt=rt))
             except NotFoundError:
                 if any(n in s.volumes.values() for s in spec.steps if s.kind == "function"):
                     raise
                 self.missing.add(n)
-        missing_here = self.missing - _new_volumes(spec)
+        new = _new_volumes(spec)
+        missing_here = self.missing - new
         if missing_here:
             mounts = {v: m for s in spec.steps for m, v in s.volumes.items()}
             listed = ", ".join(f"'{n}' (mounted on {mounts[n]})" for n in sorted(missing_here))
@@ -86,12 +88,10 @@ class RunMounts:
                 stacklevel=2)
         # Kale's `new` volumes are fresh, empty PVCs made for each run that its steps share:
         # a folder of the run's own here (see start), unless bound to a volume.
-        self.scratch = _new_volumes(spec) & self.missing
+        self.scratch = new & self.missing
         self.missing -= self.scratch
-        names = [n for n in names if n not in self.missing and n not in self.scratch]
-        self.folders = {n: str(root(n, rt=rt)) for n in names}
         self.latest: dict[str, SnapshotInfo | None] = {
-            n: records.latest_snapshot(rt.catalog, n) for n in names}
+            n: records.latest_snapshot(rt.catalog, n) for n in self.folders}
 
     def __bool__(self) -> bool:
         return bool(self.folders)

@@ -16,11 +16,13 @@ import sys
 import sysconfig
 import traceback
 import types
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kiln.engine import mountpaths
+from kiln.errors import KaleSDKWarning
 from kiln.files import atomic_path, import_file, loaded_from
 from kiln.marshal.registry import ArtifactRef, default_registry
 from kiln.sdk import context
@@ -69,10 +71,6 @@ def _load_module(fn: dict[str, Any]) -> types.ModuleType:
     file = fn["file"]
     sys.path.insert(0, os.path.dirname(file))
     name = fn["module"]
-    import warnings
-
-    from kiln.errors import KaleSDKWarning
-
     # said once when the pipeline was loaded; not again in every step's log
     warnings.filterwarnings("ignore", category=KaleSDKWarning)
     if name != "__main__":

@@ -409,7 +409,7 @@ def _resolve(name: str, line: int, code: _Code, step: str, candidates: set[str],
         "the imports cell")
 
 
-def _function_globals(step: str, code: _Code, flow: _Flow,
+def _function_globals(step: str, loaded: dict[str, int], flow: _Flow,
                       functions: dict[str, dict[str, set[str]]],
                       prelude_functions: dict[str, set[str]]) -> list[tuple[str, int]]:
     """Global names that functions the step uses (received from earlier steps, or from the
@@ -419,7 +419,7 @@ def _function_globals(step: str, code: _Code, flow: _Flow,
     must hold them (engine/worker.py gives received functions the step's globals)."""
     out: list[tuple[str, int]] = []
     seen: set[str] = set()
-    todo = sorted(loaded_names(code.tree).items(), key=lambda kv: kv[1], reverse=True)
+    todo = sorted(loaded.items(), key=lambda kv: kv[1], reverse=True)
     while todo:
         name, line = todo.pop()
         if name in seen or name in functions[step]:
@@ -477,13 +477,14 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
         for var, line in free_names(code.tree, prelude_defs):
             if var not in found:
                 found[var] = _resolve(var, line, code, name, flow.ancestors[name], flow, pmap)
-        for var, line in _function_globals(name, code, flow, functions, prelude_functions):
+        loaded = loaded_names(code.tree)
+        for var, line in _function_globals(name, loaded, flow, functions, prelude_functions):
             if var not in found and var not in prelude_defs:
                 found[var] = _resolve(var, line, code, name, flow.ancestors[name], flow, pmap,
                                       strict=False)
         inputs = [i for i in found.values() if i is not None]
         changed = set(changed_names(code.tree))
-        for fn in loaded_names(code.tree):  # functions called here may change their globals
+        for fn in loaded:  # functions called here may change their globals
             src, _ = flow.source(fn, flow.ancestors[name])
             table = mutates[name] if fn in mutates[name] else \
                 mutates[src] if src is not None else prelude_mutates

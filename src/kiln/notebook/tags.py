@@ -100,9 +100,10 @@ def parse_tags(tags: object, *, where: str) -> CellTags:
                     f"'{out.step}' already)", where=where,
                     hint="a cell belongs to one step: split the cell, one step tag each")
             out.step = name
-        elif not _step_option(out, t, where):
+        elif _step_option(out, t, where):
+            out.option_tags.append(t)
+        else:
             raise NotebookError(f"unknown tag '{t}'", where=where, hint=_tag_hint(t))
-        out.option_tags.append(t)
     if special is not None:
         return CellTags(section=SECTION_TAGS[special], ignored=[t for t in tags if t != special],
                         why_ignored=f"'{special}' decides this cell")
