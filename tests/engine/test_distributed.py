@@ -160,7 +160,8 @@ def test_kfp_compiles_a_distributed_step_to_a_pytorchjob_the_training_sdk_loads(
     task = _compiled_task(package, "train")
     assert task["distributed"] == {"framework": "pytorch", "workers": 3}
     job = pytorchjob.job_name(task["step"])
-    body = pytorchjob.manifest(job, image=task["image"], workers=3, namespace="team-a",
+    body = pytorchjob.manifest(job, image=task["image"], workers=3, plan=task["plan"],
+                               namespace="team-a",
                                resources=task["resources"], labels=task["labels"],
                                env={"KILN_STORE": "s3://ml/kiln"})
     out = tmp_path / "job.yaml"
@@ -187,6 +188,8 @@ def test_kfp_compiles_a_distributed_step_to_a_pytorchjob_the_training_sdk_loads(
         assert rep["is_the_operators"] and rep["restart"] == "Never"
         assert rep["image"] == "reg.local/torch:2"
         assert rep["command"][-1] == job and "kiln.engine.kfp.replica" in rep["command"][2]
+        # the replica prepares its container from the step's plan, as the launcher did
+        assert "<<'KILN_BOOTSTRAP'" in rep["command"][2] and "torch==" in rep["command"][2]
         assert rep["limits"] == {"cpu": "2", "memory": "4Gi"}
         assert rep["env"]["KILN_STORE"] == "s3://ml/kiln" and rep["secret"] == ["kiln-store"]
         assert rep["labels"] == {"kilnflow.dev/job": job}

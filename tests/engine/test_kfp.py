@@ -135,7 +135,9 @@ def test_the_package_has_kfp_s_shape(notebook, tmp_path: Path) -> None:
     assert first["resources"]["accelerator"] == {"resourceType": "nvidia.com/gpu", "resourceCount": "1"}
     assert first["resources"]["resourceMemoryLimit"] == "2Gi"
     assert "kfp.dsl.executor_main" in first["command"][-2]
-    assert "pip install --quiet --no-warn-script-location 'kilnflow==" in first["command"][2]
+    # the container is prepared from the step's plan: the runtime as a wheel of this kilnflow
+    assert "<<'KILN_BOOTSTRAP'" in first["command"][2]
+    assert f"kilnflow-{kiln.__version__}-py3-none-any.whl" in first["command"][2]
     pod = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-first"]
     assert pod["podMetadata"] == {"labels": {"team": "ml"}, "annotations": {"owner": "ada"}}
     # the kfp SDK reads it as a pipeline with these inputs

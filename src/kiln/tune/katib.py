@@ -22,12 +22,22 @@ PACKAGE_DIR = "/kiln"
 
 
 def experiment(spec: PipelineSpec, config: Any, *, image: str | None = None,
-               name: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
-    """[ConfigMap, Experiment] for `spec` tuned as `config` (a StudyConfig)."""
-    from kiln.engine.kfp.compiler import DEFAULT_IMAGE, compile_kfp, dump
-    from kiln.engine.kfp.containers import dns_name
+               name: str | None = None, namespace: str | None = None,
+               shipment: Any = None) -> list[dict[str, Any]]:
+    """[ConfigMap, Experiment] for `spec` tuned as `config` (a StudyConfig). `shipment`:
+    what travels with the pipeline (engine/kfp/shipping.py; by default captured here)."""
+    from kiln.engine.kfp.compiler import DEFAULT_IMAGE, KFP_VERSION, compile_kfp, dump
+    from kiln.engine.kfp.containers import dns_name, prepare
+    from kiln.engine.kfp.environment import RUNTIME_IMPORTS, pinned
+    from kiln.engine.kfp.shipping import ship_spec
 
-    package = dump(compile_kfp(spec, image=image))
+    shipment = shipment or ship_spec(spec)
+    package = dump(compile_kfp(spec, image=image, shipment=shipment))
+    # the trial starts KFP runs (kfp.Client) and reads their metrics (S3): it gets kfp,
+    # boto3 and the runtime as they are here, like a step gets its libraries
+    trial_needs = pinned(["kfp", "boto3", "yaml", *RUNTIME_IMPORTS])
+    trial_needs.setdefault("kfp", f"kfp=={KFP_VERSION}")
+    trial_plan = shipment.plan_for(trial_needs)
     exp_name = dns_name(name or spec.name)[:63].rstrip("-")
     cm_name = f"{exp_name}-pipeline"[:63]
     meta: dict[str, Any] = {"name": exp_name,
@@ -65,9 +75,8 @@ def experiment(spec: PipelineSpec, config: Any, *, image: str | None = None,
                     "containers": [{
                         "name": CONTAINER,
                         "image": image,
-                        "command": ["sh", "-c", "python3 -c 'import kiln' 2>/dev/null || "
-                                    "pip install --quiet 'kilnflow[kfp,s3]'; "
-                                    "exec python3 -m kiln.engine.kfp.trial \"$@\"", "--"],
+                        "command": ["sh", "-c", f"{prepare(trial_plan)} && exec python3 -m "
+                                    "kiln.engine.kfp.trial \"$@\"", "--"],
                         "args": args,
                         "env": [
                             {"name": "KFP_HOST", "value": "http://ml-pipeline.kubeflow:8888"},
@@ -106,7 +115,7 @@ def experiment(spec: PipelineSpec, config: Any, *, image: str | None = None,
 
 def experiment_yaml(spec: PipelineSpec, target: Any, *, image: str | None = None,
                     config: str | os.PathLike[str] | None = None,
-                    params: dict[str, Any] | None = None) -> str:
+                    params: dict[str, Any] | None = None, shipment: Any = None) -> str:
     """What `kiln compile PATH --katib` writes; the study comes from `config` or the
     notebook's katib_metadata, checked exactly as `kiln tune` checks it."""
     import yaml
@@ -120,7 +129,7 @@ def experiment_yaml(spec: PipelineSpec, target: Any, *, image: str | None = None
     cfg = study_config(spec, config=config, params=params)
     docs = experiment(spec, cfg, image=image,
                       name=spec.metadata.get("kubeflow_notebook", {}).get("experiment_name")
-                      or spec.name)
+                      or spec.name, shipment=shipment)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return "".join(("---\n" if i else "") + yaml.dump(d, Dumper=dumper, sort_keys=False,
                                                        width=100)

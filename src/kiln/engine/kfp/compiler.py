@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from kiln._version import __version__
-from kiln.engine.kfp.containers import INSTALL_KILN, STORE_KEYS, STORE_SECRET, dns_name
+from kiln.engine.kfp.containers import STORE_KEYS, STORE_SECRET, dns_name, prepare
+from kiln.engine.kfp.shipping import Shipment
 from kiln.errors import SpecError
 from kiln.spec.model import PipelineSpec, StepSpec
 from kiln.spec.validate import order_steps
@@ -31,14 +32,14 @@ _PY_TYPES = {"int": "int", "float": "float", "str": "str", "bool": "bool", "list
 _ARTIFACT = {"schemaTitle": "system.Artifact", "schemaVersion": "0.0.1"}
 _METRICS = {"schemaTitle": "system.Metrics", "schemaVersion": "0.0.1"}
 
-# The same two-stage command kfp's compiler writes: install kfp (and kilnflow), then run the
+# The same two-stage command kfp's compiler writes: install kfp, prepare the container (the
+# step's libraries, kilnflow's runtime, the local code: containers.prepare), then run the
 # step's program through kfp's executor.
-_INSTALL = (
+_INSTALL_KFP = (
     "\nif ! [ -x \"$(command -v pip)\" ]; then\n    python3 -m ensurepip || "
     "python3 -m ensurepip --user || apt-get install python3-pip\nfi\n\n"
     "PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet --no-warn-script-location "
-    f"'kfp=={KFP_VERSION}' '--no-deps' 'typing-extensions>=3.7.4,<5; python_version<\"3.9\"' && "
-    f"{{ {INSTALL_KILN}; }} && \"$0\" \"$@\"\n")
+    f"'kfp=={KFP_VERSION}' '--no-deps' 'typing-extensions>=3.7.4,<5; python_version<\"3.9\"'")
 _RUN = ('program_path=$(mktemp -d)\n\n\nprintf "%s" "$0" > "$program_path/ephemeral_component.py"'
         '\n\n_KFP_RUNTIME=true python3 -m kfp.dsl.executor_main                         '
         '--component_module_path                         "$program_path/ephemeral_component.py"'
@@ -57,13 +58,19 @@ def {fn}({signature}):
 '''
 
 
-def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, Any]:
-    """The KFP v2 pipeline package of `spec`, as a dict ready for YAML."""
+def compile_kfp(spec: PipelineSpec, *, image: str | None = None,
+                shipment: Shipment | None = None) -> dict[str, Any]:
+    """The KFP v2 pipeline package of `spec`, as a dict ready for YAML. `shipment` is what
+    travels with it (shipping.ship); by default the steps' captured environment, with the
+    runtime and local code put in the default store."""
     order = order_steps(spec)
+    if shipment is None:
+        from kiln.engine.kfp.shipping import ship_spec
+
+        shipment = ship_spec(spec)
     components: dict[str, Any] = {}
     executors: dict[str, Any] = {}
     tasks: dict[str, Any] = {}
-    install = [_INSTALL, "sh", "-ec", _RUN]
     modules: dict[str, str] = {}  # file -> source, read once for all steps of a module
     keys: dict[str, dict[str, str]] = {}  # step -> output -> its artifact's key
     for name in order:
@@ -91,11 +98,14 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
         meta = spec.metadata.get("kubeflow_notebook", {})
         step_image = step.image or image or meta.get("docker_image") or \
             meta.get("base_image") or DEFAULT_IMAGE
+        plan = shipment.plan(name)
         program = _PROGRAM.format(fn=fn, signature=", ".join(sig),
-                                  task=_task_blob(spec, step, modules, step_image, keys[name]))
+                                  task=_task_blob(spec, step, modules, step_image, keys[name],
+                                                  plan))
+        install = f'{_INSTALL_KFP} && {prepare(plan)} && "$0" "$@"\n'
         container: dict[str, Any] = {
             "image": step_image,
-            "command": ["sh", "-c", *install, program],
+            "command": ["sh", "-c", install, "sh", "-ec", _RUN, program],
             "args": ["--executor_input", "{{$}}", "--function_to_execute", fn],
         }
         resources = _resources(step)
@@ -139,7 +149,7 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None) -> dict[str, An
     }
     if spec.description:
         package["pipelineInfo"]["description"] = spec.description
-    platform = _platform(spec, order)
+    platform = _platform(spec, order, shipment.uses_s3())
     if platform:
         package["platformSpec"] = platform
     return package
@@ -181,7 +191,7 @@ def output_keys(step: StepSpec, inputs: set[str]) -> dict[str, str]:
 
 
 def _task_blob(spec: PipelineSpec, step: StepSpec, modules: dict[str, str],
-               image: str, keys: dict[str, str]) -> str:
+               image: str, keys: dict[str, str], plan: dict[str, Any]) -> str:
     """What the executor needs to run the step, packed small: zlib + base64 of JSON."""
     function = None
     if step.function is not None:
@@ -210,7 +220,7 @@ def _task_blob(spec: PipelineSpec, step: StepSpec, modules: dict[str, str],
     if distributed(step):  # what the launcher needs to write the PyTorchJob (pytorchjob.py)
         task.update(distributed=step.distributed, image=image, timeout=step.timeout,
                     resources=_replica_resources(step), labels=dict(step.labels),
-                    annotations=dict(step.annotations))
+                    annotations=dict(step.annotations), plan=plan)
     raw = json.dumps(task, separators=(",", ":")).encode()
     return base64.b64encode(zlib.compress(raw, 6)).decode()
 
@@ -258,9 +268,10 @@ def mount_path(mount: str, volume: str) -> str:
     return mount if mount.startswith("/") else f"/mnt/kiln/{volume}"
 
 
-def _platform(spec: PipelineSpec, order: list[str]) -> dict[str, Any]:
-    """Labels, annotations and PVC mounts per task, in kfp-kubernetes' platformSpec (the
-    shape kfp-kubernetes' `mount_pvc` writes; each volume is a PVC of the same name)."""
+def _platform(spec: PipelineSpec, order: list[str], s3: bool) -> dict[str, Any]:
+    """Labels, annotations, PVC mounts and the store's Secret per task, in kfp-kubernetes'
+    platformSpec (the shape kfp-kubernetes' `mount_pvc` writes; each volume is a PVC of the
+    same name). `s3`: the shipped code is in an S3 bucket, which every step reads."""
     execs: dict[str, Any] = {}
     for name in order:
         step = spec.step(name)
@@ -269,9 +280,9 @@ def _platform(spec: PipelineSpec, order: list[str]) -> dict[str, Any]:
             conf["podMetadata"] = {"labels": dict(step.labels)}
         if step.annotations:
             conf.setdefault("podMetadata", {})["annotations"] = dict(step.annotations)
-        if distributed(step):
-            # The launcher stages inputs and reads rank 0's outputs through the shared store.
-
+        if distributed(step) or s3:
+            # The launcher stages inputs and reads rank 0's outputs through the shared store;
+            # every step fetches the shipped runtime and code from it.
             conf["secretAsEnv"] = [{"secretName": STORE_SECRET, "optional": True,
                                     "keyToEnv": [{"secretKey": k, "envVar": k}
                                                  for k in STORE_KEYS]}]

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kiln.engine.kfp.containers import INSTALL_KILN, STORE_SECRET, dns_name
+from kiln.engine.kfp.containers import STORE_SECRET, dns_name, prepare
 from kiln.errors import KilnError, UserError
 from kiln.store.backend import Backend, LocalBackend
 
@@ -97,15 +97,16 @@ def job_name(step: str) -> str:
     return f"kiln-{dns_name(step)[:40].strip('-')}-{secrets.token_hex(4)}"
 
 
-def replica_command(job: str) -> list[str]:
-    """The replica's command: install kilnflow when the image lacks it (as the launcher's
-    component does), then run the replica entry point."""
-
-    return ["sh", "-c", f'{{ {INSTALL_KILN}; }} && exec python3 -m kiln.engine.kfp.replica "$0"',
+def replica_command(job: str, plan: dict[str, Any]) -> list[str]:
+    """The replica's command: prepare the container from the step's plan (its libraries,
+    kilnflow's runtime, the local code, as the launcher's component does), then run the
+    replica entry point."""
+    return ["sh", "-c", f'{prepare(plan)} && exec python3 -m kiln.engine.kfp.replica "$0"',
             job]
 
 
-def manifest(job: str, *, image: str, workers: int, namespace: str | None = None,
+def manifest(job: str, *, image: str, workers: int, plan: dict[str, Any],
+             namespace: str | None = None,
              resources: dict[str, Any] | None = None, labels: dict[str, str] | None = None,
              annotations: dict[str, str] | None = None,
              env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def manifest(job: str, *, image: str, workers: int, namespace: str | None = None
     the replica command. Pods never restart on their own: retrying is the pipeline task's
     (retries=), which launches a whole new job."""
     container: dict[str, Any] = {
-        "name": CONTAINER, "image": image, "command": replica_command(job),
+        "name": CONTAINER, "image": image, "command": replica_command(job, plan),
         "env": [{"name": k, "value": v} for k, v in sorted((env or {}).items())]
         + [{"name": "PYTHONUNBUFFERED", "value": "1"}],
         "envFrom": [{"secretRef": {"name": STORE_SECRET, "optional": True}}],
@@ -222,7 +223,8 @@ def _run_on_cluster(job: str, task: dict[str, Any], workers: int,
     config.load_incluster_config()
     namespace = _SA_NAMESPACE.read_text().strip() if _SA_NAMESPACE.exists() else "default"
     env = {k: os.environ[k] for k in _PASS_ON if os.environ.get(k)}
-    body = manifest(job, image=task["image"], workers=workers, namespace=namespace,
+    body = manifest(job, image=task["image"], workers=workers, plan=task["plan"],
+                    namespace=namespace,
                     resources=task.get("resources"), labels=task.get("labels"),
                     annotations=task.get("annotations"), env=env)
     api = client.CustomObjectsApi()
