@@ -194,6 +194,16 @@ def compile_(
     config: Path = typer.Option(None, "--config", "-c",
                                 help="With --katib: the study's YAML (default: the notebook's "
                                      "katib_metadata)."),
+    requirements: Path = typer.Option(None, "--requirements", "-r",
+                                      help="A pip requirements file: its pins replace the "
+                                           "captured ones and are added to every step."),
+    kiln_package: str = typer.Option(None, "--kiln-package",
+                                     help="Where steps get kilnflow's runtime: a wheel path, "
+                                          "an http(s) URL or a requirement (kilnflow==X). "
+                                          "Default: a wheel of this kilnflow, in KILN_STORE."),
+    explain: bool = typer.Option(False, "--explain",
+                                 help="List, per step, what each import resolved to and "
+                                      "every package its container installs."),
 ) -> None:
     """Compile a notebook or module to a PipelineSpec (JSON), a Kubeflow Pipelines package
     (--target kfp) or a Katib Experiment (--katib)."""
@@ -201,17 +211,21 @@ def compile_(
     from kiln.errors import UserError
 
     spec = compile_spec(target)
+    shipment = None
+    if katib or to == "kfp":
+        shipment = _ship(spec, requirements, kiln_package, explain=explain,
+                         to_stderr=output is None)
     if katib:
         from kiln.spec.params import parse_assignments
         from kiln.tune.katib import experiment_yaml
 
         text = experiment_yaml(spec, target, image=image, config=config,
-                               params=parse_assignments(param))
+                               params=parse_assignments(param), shipment=shipment)
         what = "Katib Experiment"
     elif to == "kfp":
         from kiln.engine.kfp.compiler import compile_kfp, dump
 
-        text = dump(compile_kfp(spec, image=image))
+        text = dump(compile_kfp(spec, image=image, shipment=shipment))
         what = "KFP v2 pipeline"
     elif to == "spec":
         text = spec.to_json() + "\n"
@@ -229,6 +243,20 @@ def compile_(
                f"{len(spec.parameters)} parameters)")
 
 
+def _ship(spec: Any, requirements: Path | None, kiln_package: str | None, *, explain: bool,
+          to_stderr: bool) -> Any:
+    """Capture and ship what the compiled steps need, and say what each will install (on
+    stderr when the package itself goes to stdout)."""
+    from kiln.engine.kfp.environment import read_requirements
+    from kiln.engine.kfp.shipping import ship_spec
+
+    lines = read_requirements(requirements) if requirements is not None else []
+    shipment = ship_spec(spec, requirements=lines, kiln_package=kiln_package)
+    for line in shipment.summary(explain=explain):
+        typer.echo(line, err=to_stderr)
+    return shipment
+
+
 def submit(
     target: str = typer.Argument(..., help=_TARGET_HELP),
     host: str = typer.Option(..., "--host", help="The Kubeflow Pipelines API, e.g. "
@@ -241,6 +269,12 @@ def submit(
     recurring: str = typer.Option(None, "--recurring",
                                   help="Create a recurring run on this cron schedule."),
     image: str = typer.Option(None, "--image", help="Container image for the steps."),
+    requirements: Path = typer.Option(None, "--requirements", "-r",
+                                      help="A pip requirements file: its pins replace the "
+                                           "captured ones and are added to every step."),
+    kiln_package: str = typer.Option(None, "--kiln-package",
+                                     help="Where steps get kilnflow's runtime: a wheel path, "
+                                          "an http(s) URL or a requirement (kilnflow==X)."),
 ) -> None:
     """Upload the pipeline to Kubeflow Pipelines as a new version and start a run."""
     from kiln.engine.api import compile as compile_spec
@@ -249,7 +283,9 @@ def submit(
 
     spec = compile_spec(target)
     out = submit_spec(spec, host=host, params=parse_assignments(param), experiment=experiment,
-                      token=token, recurring=recurring, image=image)
+                      token=token, recurring=recurring, image=image,
+                      ship=lambda: _ship(spec, requirements, kiln_package, explain=False,
+                                         to_stderr=True))
     if out.recurring_run_id:
         typer.echo(f"recurring run {out.recurring_run_id} ({recurring}) of pipeline "
                    f"{out.pipeline_id} version {out.version_id}")

@@ -16,6 +16,8 @@ progress goes to stderr; stdout carries only the code folder, for the shell to p
 PYTHONPATH.
 """
 
+from __future__ import annotations
+
 import base64
 import hashlib
 import importlib.metadata
@@ -27,27 +29,24 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+from typing import Any
 
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;,]+)\s*$")
 
 
-def _say(text):
+def _say(text: str) -> None:
     sys.stderr.write(f"kiln: {text}\n")
     sys.stderr.flush()
 
 
-def _canon(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _installed(name):
+def _installed(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
 
 
-def _satisfied(requirement):
+def _satisfied(requirement: str) -> bool:
     """A pin `name==version` installed at that version (local build labels aside)."""
     m = _PIN.match(requirement)
     if not m:
@@ -56,7 +55,7 @@ def _satisfied(requirement):
     return have is not None and have.split("+")[0] == m.group(2).split("+")[0]
 
 
-def _pip(args):
+def _pip(args: list[str]) -> None:
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
     cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-warn-script-location",
            *args]
@@ -66,7 +65,7 @@ def _pip(args):
         sys.exit(done.returncode)
 
 
-def _s3_client(plan):
+def _s3_client(plan: dict[str, Any]) -> Any:
     try:
         import boto3
     except ImportError:
@@ -76,7 +75,7 @@ def _s3_client(plan):
     return boto3.client("s3", endpoint_url=endpoint or None)
 
 
-def _fetch(obj, plan, folder):
+def _fetch(obj: dict[str, Any], plan: dict[str, Any], folder: str) -> str:
     """The object's bytes, checked against the hash the compiler recorded."""
     if "data" in obj:
         data = base64.b64decode(obj["data"])
@@ -102,7 +101,7 @@ def _fetch(obj, plan, folder):
     return path
 
 
-def _extract(path, folder):
+def _extract(path: str, folder: str) -> None:
     with zipfile.ZipFile(path) as z:
         for name in z.namelist():
             if name.startswith("/") or ".." in name.split("/"):
@@ -111,7 +110,7 @@ def _extract(path, folder):
         z.extractall(folder)
 
 
-def main(plan):
+def main(plan: dict[str, Any]) -> None:
     work = tempfile.mkdtemp(prefix="kiln-env-")
     missing = [r for r in plan["requirements"] if not _satisfied(r)]
     wheels = [w for w in plan.get("wheels", []) if not _satisfied(w["requirement"])]

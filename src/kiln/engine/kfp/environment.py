@@ -202,6 +202,8 @@ def _imports(source: str, where: str) -> Iterator[Import]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
+        else:
+            continue
         for name in names:
             yield Import(name, f"{where}, line {node.lineno}", node.lineno in guarded)
 
@@ -270,7 +272,7 @@ def read_requirements(path: Path) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def _module_distributions() -> dict[str, list[str]]:
-    return metadata.packages_distributions()
+    return dict(metadata.packages_distributions())
 
 
 class _Resolver:
@@ -329,8 +331,8 @@ class _Resolver:
         raise UserError(f"step '{step}': no module named '{imp.module}' here: it is not in the "
                         "standard library, beside the pipeline, or installed",
                         where=imp.where,
-                        hint=f"install it (pip install ...) before compiling, list its "
-                             f"distribution in --requirements, or remove the import")
+                        hint="install it (pip install ...) before compiling, list its "
+                             "distribution in --requirements, or remove the import")
 
     def add_distribution(self, dist: str, env: StepEnvironment) -> None:
         """A distribution the step needs for another reason (a codec's companion), when it
@@ -401,15 +403,7 @@ class _Resolver:
             if pin is None:
                 continue  # the pipeline's own project: its modules travel as local code
             pins[key] = pin
-            for line in d.requires or []:
-                try:
-                    req = Requirement(line)
-                except InvalidRequirement:
-                    continue
-                if req.marker is not None and not req.marker.evaluate({**marker_env,
-                                                                        "extra": ""}):
-                    continue
-                todo.append(req.name)
+            todo += _requires(d, marker_env, extras=name == dist)
         self._pins[dist] = pins
         return pins
 
@@ -451,6 +445,46 @@ class _Resolver:
             hint=f"build a wheel (pip wheel --no-deps {path or url} -w wheels/) and "
                  "install it from there, publish it to an index, or list a requirement for "
                  "it in --requirements")
+
+
+# Extras that are for the package's developers, not its users.
+_DEV_EXTRAS = frozenset({"test", "tests", "testing", "dev", "develop", "development", "doc",
+                         "docs", "lint", "typing", "all", "full", "complete", "benchmark"})
+
+
+def _requires(d: metadata.Distribution, marker_env: dict[str, str], *,
+              extras: bool) -> list[str]:
+    """The distributions `d` requires on this platform. With `extras`, also those of each
+    of its extras whose requirements are all installed here: libraries it uses when present
+    (xgboost's scikit-learn wrapper needs scikit-learn, which xgboost does not require)."""
+    base: list[str] = []
+    optional: dict[str, list[str]] = {}
+    for line in d.requires or []:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.marker is None or req.marker.evaluate({**marker_env, "extra": ""}):
+            base.append(req.name)
+            continue
+        for extra in d.metadata.get_all("Provides-Extra") or []:
+            if extra not in _DEV_EXTRAS and req.marker.evaluate({**marker_env, "extra": extra}):
+                optional.setdefault(extra, []).append(req.name)
+    if extras:
+        own = canonicalize_name(d.metadata["Name"] or "")
+        for names in optional.values():
+            names = [n for n in names if canonicalize_name(n) != own]
+            if names and all(_installed(n) for n in names):
+                base += names
+    return base
+
+
+def _installed(name: str) -> bool:
+    try:
+        metadata.distribution(name)
+        return True
+    except metadata.PackageNotFoundError:
+        return False
 
 
 def _beside(top: str, folders: list[Path]) -> Path | None:

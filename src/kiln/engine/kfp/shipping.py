@@ -100,6 +100,30 @@ class Shipment:
                 "code": self.code.to_dict() if self.code and local_code else None,
                 "boto3": _pin_of("boto3")}
 
+    def summary(self, *, explain: bool = False) -> list[str]:
+        """What each step's container installs when its image lacks it, for the user:
+        one line per step, or (explain) every import and every pin."""
+        lines = [f"kilnflow runtime: {self.runtime.describe()}"]
+        if self.code is not None:
+            where = self.code.url or f"embedded in the package ({self.code.size} bytes)"
+            lines.append(f"local code: {', '.join(sorted(self.environment.local))} "
+                         f"({where})")
+        for name, env in self.environment.steps.items():
+            pins = sorted(env.requirements.values(), key=str.lower)
+            if not explain:
+                shown = ", ".join(pins[:6]) + (f", +{len(pins) - 6} more" if len(pins) > 6
+                                               else "")
+                local = f"; local: {', '.join(sorted(env.local))}" if env.local else ""
+                lines.append(f"step {name}: {len(pins)} packages ({shown}){local}")
+                continue
+            lines.append(f"step {name}:")
+            for top, what in sorted(env.provided.items()):
+                lines.append(f"  import {top}: {what}")
+            for pin in pins:
+                lines.append(f"  install {pin}")
+        lines += [f"note: {n}" for n in self.notes]
+        return lines
+
     def uses_s3(self) -> bool:
         objs = [self.code, self.runtime.wheel, *self.wheels.values()]
         return any(o is not None and (o.url or "").startswith("s3://") for o in objs)
@@ -270,7 +294,8 @@ def pack_local(local: dict[str, Path]) -> bytes:
         try:
             entries += _files(path, arc)
         except OSError as e:
-            raise UserError(f"cannot pack the local module {top} ({path}): {e.strerror or e}")
+            raise UserError(f"cannot pack the local module {top} ({path}): {e.strerror or e}"
+                            ) from None
     return _zip(entries)
 
 
@@ -281,7 +306,6 @@ def runtime_wheel() -> tuple[str, bytes]:
     kilnflow has no source tree to build from, and this takes a fraction of a second.
     """
     import _kilnflow_kale
-
     import kiln
 
     package = Path(kiln.__file__).parent

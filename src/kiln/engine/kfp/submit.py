@@ -12,6 +12,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +71,9 @@ def check_server(host: str, token: str | None, timeout: float = 10) -> None:
 def submit(spec: PipelineSpec, *, host: str, params: dict[str, Any] | None = None,
            experiment: str | None = None, token: str | None = None,
            recurring: str | None = None, image: str | None = None,
-           version: str | None = None) -> Submitted:
+           version: str | None = None, ship: Callable[[], Any] | None = None) -> Submitted:
+    """Check the server, compile (shipping the code with `ship()`, by default the captured
+    environment), upload and start the run; take back the upload if the run fails."""
     from kiln.engine.kfp.compiler import compile_kfp, dump
     from kiln.engine.kfp.containers import dns_name
 
@@ -80,7 +83,7 @@ def submit(spec: PipelineSpec, *, host: str, params: dict[str, Any] | None = Non
     if not host.startswith(("http://", "https://")):
         raise UserError(f"--host {host!r} is not an http(s) URL", hint="e.g. http://localhost:8888")
     check_server(host, token)
-    text = dump(compile_kfp(spec, image=image))
+    text = dump(compile_kfp(spec, image=image, shipment=ship() if ship else None))
     import kfp
 
     client = kfp.Client(host=host, existing_token=token)
