@@ -31,6 +31,61 @@ ON_POSTGRES = os.environ.get("KILN_TEST_DATABASE") == "postgresql"
 
 
 @pytest.fixture(autouse=True)
+def compile_parity(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Compile parity: every pipeline a test runs to success on the local engine also
+    compiles to a Kubeflow package that the kfp SDK loads, with its environment captured.
+    Checked after the test, so it covers every notebook and module the suite runs."""
+    try:
+        import kfp  # noqa: F401
+    except ImportError:
+        yield
+        return
+    from kiln.engine.local import LocalEngine
+
+    failures: list[str] = []
+    seen: set[str] = set()
+    original = LocalEngine.run
+
+    def run(self: Any, spec: Any, params: Any, options: Any) -> str:
+        run_id = original(self, spec, params, options)
+        from kiln.catalog import runs as records
+
+        # checked at once (the test may move the pipeline's files later), reported after
+        if records.get_run(self.rt.catalog, run_id).status == "succeeded" and \
+                spec.digest() not in seen:
+            seen.add(spec.digest())
+            try:
+                check_compiles(spec)
+            except Exception as e:  # noqa: BLE001 - reported as the test's failure below
+                failures.append(f"{spec.name} ({spec.source.get('path')}): {e!r}")
+        return run_id
+
+    LocalEngine.run = run  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        LocalEngine.run = original  # type: ignore[method-assign]
+    if failures:
+        pytest.fail("compile parity: a pipeline that ran does not compile to KFP: "
+                    + "; ".join(failures))
+
+
+def check_compiles(spec: Any) -> None:
+    """`spec` compiles to a package the kfp SDK loads (the runtime as an index requirement,
+    so nothing is written to a store)."""
+    from kfp import components
+
+    from kiln.engine.kfp.compiler import compile_kfp, dump
+    from kiln.engine.kfp.shipping import ship_spec
+
+    shipment = ship_spec(spec, kiln_package=f"kilnflow=={__import__('kiln').__version__}")
+    text = dump(compile_kfp(spec, shipment=shipment))
+    component = components.load_component_from_text(text)
+    assert set(component.component_spec.inputs or {}) == {p.name for p in spec.parameters}, \
+        f"compile parity: {spec.name}"
+
+
+@pytest.fixture(autouse=True)
 def kiln_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
               request: pytest.FixtureRequest) -> Iterator[Path]:
     """Every test gets its own KILN_HOME: its own catalog and store."""

@@ -115,10 +115,32 @@ def compile_notebook(path: str | os.PathLike[str]) -> PipelineSpec:
         prelude=prelude,
         workdir=str(nb_path.parent),
         source={"kind": "notebook", "path": str(nb_path)},
-        metadata={"kubeflow_notebook": meta} if meta else {},
+        metadata={**({"kubeflow_notebook": meta} if meta else {}),
+                  **_kiln_metadata(nb.get("metadata", {}), str(nb_path))},
     )
     validate(spec, origin=str(nb_path))
     return spec
+
+
+def _kiln_metadata(metadata: dict[str, Any], where: str) -> dict[str, Any]:
+    """kilnflow's own notebook metadata, beside Kale's: {"kiln": {"requirements": [...]}}
+    (pip requirements the Kubeflow compile installs in every step, over the captured pins)."""
+    own = metadata.get("kiln")
+    if own is None:
+        return {}
+    if not isinstance(own, dict):
+        raise NotebookError("notebook metadata 'kiln' must be an object",
+                            where=f"{where}: metadata kiln")
+    reqs = own.get("requirements", [])
+    if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
+        raise NotebookError("metadata 'kiln.requirements' must be a list of pip requirements",
+                            where=f"{where}: metadata kiln.requirements",
+                            hint='e.g. ["pandas==2.2.3", "requests>=2"]')
+    unknown = sorted(set(own) - {"requirements"})
+    if unknown:
+        raise NotebookError(f"unknown key(s) in metadata 'kiln': {', '.join(unknown)}",
+                            where=f"{where}: metadata kiln", hint="kiln knows: requirements")
+    return {"kiln": {"requirements": list(reqs)}}
 
 
 def _pipeline_name(name: str) -> str:

@@ -102,6 +102,7 @@ def _fetch(obj: dict[str, Any], plan: dict[str, Any], folder: str) -> str:
 
 
 def _extract(path: str, folder: str) -> None:
+    os.makedirs(folder, exist_ok=True)
     with zipfile.ZipFile(path) as z:
         for name in z.namelist():
             if name.startswith("/") or ".." in name.split("/"):

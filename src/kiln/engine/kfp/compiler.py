@@ -13,14 +13,16 @@ import json
 import re
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiln._version import __version__
 from kiln.engine.kfp.containers import STORE_KEYS, STORE_SECRET, dns_name, prepare
-from kiln.engine.kfp.shipping import Shipment
 from kiln.errors import SpecError
 from kiln.spec.model import PipelineSpec, StepSpec
 from kiln.spec.validate import order_steps
+
+if TYPE_CHECKING:  # the step runtime imports this module; shipping needs `packaging`
+    from kiln.engine.kfp.shipping import Shipment
 
 KFP_VERSION = "2.17.0"
 DEFAULT_IMAGE = "python:3.11"
