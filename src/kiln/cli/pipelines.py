@@ -186,7 +186,8 @@ def compile_(
                                 "Pipelines v2 package, IR YAML)."),
     image: str = typer.Option(None, "--image", help="Container image for the KFP steps "
                                                     "(default: docker_image metadata, else "
-                                                    "python:3.11 with kilnflow installed)."),
+                                                    "python:3.11; each step installs what the "
+                                                    "image lacks)."),
     katib: bool = typer.Option(False, "--katib", help="A Katib Experiment whose trials run "
                                                       "the compiled Kubeflow pipeline."),
     param: list[str] = typer.Option([], "--param", "-p",

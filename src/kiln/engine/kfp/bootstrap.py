@@ -27,6 +27,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 import zipfile
 from typing import Any
@@ -112,6 +113,7 @@ def _extract(path: str, folder: str) -> None:
 
 
 def main(plan: dict[str, Any]) -> None:
+    started = time.monotonic()
     work = tempfile.mkdtemp(prefix="kiln-env-")
     missing = [r for r in plan["requirements"] if not _satisfied(r)]
     wheels = [w for w in plan.get("wheels", []) if not _satisfied(w["requirement"])]
@@ -133,6 +135,7 @@ def main(plan: dict[str, Any]) -> None:
         folder = os.path.join(work, "code")
         _extract(_fetch(code, plan, work), folder)
         sys.stdout.write(folder)
+    _say(f"container prepared in {time.monotonic() - started:.1f} s")
 
 
 if __name__ == "__main__":
