@@ -302,3 +302,40 @@ def test_the_bootstrap_refuses_an_archive_that_escapes_its_folder(tmp_path):
     r = subprocess.run([sys.executable, str(BOOT), json.dumps(plan)], capture_output=True,
                        text=True)
     assert r.returncode == 3 and "unsafe path" in r.stderr
+
+
+def test_a_function_step_needs_only_what_its_code_runs(tmp_path):
+    """Module-level imports and the step's own (and the helpers it calls) count; another
+    function's lazy import and the script's __main__ block do not."""
+    path = tmp_path / "pipes.py"
+    path.write_text(
+        "import kiln\nimport numpy as np\n\n"
+        "def helper():\n    import pandas\n    return pandas.__version__\n\n"
+        "def unused():\n    import sklearn\n\n"
+        "@kiln.step\ndef a() -> str:\n    import pyarrow\n    return helper()\n\n"
+        "@kiln.step\ndef b() -> int:\n    return int(np.int64(1))\n\n"
+        "@kiln.pipeline\ndef p():\n    a()\n    b()\n\n"
+        "if __name__ == '__main__':\n    import xgboost\n    unused()\n")
+    env = capture(kiln.compile(f"{path}:p"))
+    a, b = env.steps["a"], env.steps["b"]
+    assert {"numpy", "pandas", "pyarrow"} <= set(a.provided)
+    assert "scikit-learn" not in a.requirements and "xgboost-cpu" not in a.requirements
+    assert "numpy" in b.provided and "pandas" not in b.provided
+
+
+def test_a_step_named_like_its_pipeline_still_loads_as_a_pipeline(tmp_path):
+    """kfp's SDK loads a package whose components include comp-<pipeline name> as that one
+    component (its inputs, not the pipeline's): component names stay unique, as kfp's own
+    compiler keeps them."""
+    from kfp import components
+
+    from kiln.engine.kfp.compiler import compile_kfp, dump
+
+    path = tmp_path / "fit.py"
+    path.write_text("import kiln\n\n@kiln.step\ndef fit(n: int) -> int:\n    return n\n\n"
+                    "@kiln.step\ndef fit_(n: int) -> int:\n    return n\n\n"
+                    "@kiln.pipeline(name='fit')\ndef p(n: int = 5):\n    fit(n)\n    fit_(n)\n")
+    package = compile_kfp(kiln.compile(f"{path}:p"))
+    assert set(package["components"]) == {"comp-fit-2", "comp-fit-3"}
+    comp = components.load_component_from_text(dump(package))
+    assert comp.component_spec.inputs["n"].default == 5

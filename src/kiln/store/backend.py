@@ -41,10 +41,19 @@ class Backend(abc.ABC):
     def exists(self, name: str) -> bool: ...
 
 
+# Set to 1 to skip fsync (faster on slow disks): a power cut or kernel crash may then lose or
+# truncate packs and index files that records already name. Off by default.
+UNSAFE_NO_FSYNC = "KILN_UNSAFE_NO_FSYNC"
+
+
 class LocalBackend(Backend):
+    """A folder. Every put is durable when it returns: the file is fsynced before it is
+    renamed into place and its folder after (docs/store-format.md, Durability)."""
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.url = str(self.root)
+        self.fsync = os.environ.get(UNSAFE_NO_FSYNC) != "1"
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         # Restores read thousands of blobs from the same packs: keep a few packs open and
         # pread them (thread-safe, no seek) instead of opening a pack per blob.
@@ -83,8 +92,16 @@ class LocalBackend(Backend):
         try:
             with open(tmp, "wb") as f:
                 f.write(data)
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            made = [p for p in [dest.parent, *dest.parent.parents] if not p.is_dir()]
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, dest)
+            if self.fsync:
+                sync_dir(dest.parent)
+                for folder in made:  # a new folder's own entry lives in its parent
+                    sync_dir(folder.parent)
         except OSError as e:
             tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write {name} in the store at {self.root}: {e.strerror}",
@@ -208,6 +225,15 @@ class S3Backend(Backend):
             return True
         except self._errors:
             return False
+
+
+def sync_dir(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def open_backend(location: str) -> Backend:

@@ -9,6 +9,7 @@ because `kfp.local`'s SubprocessRunner only runs components started by `kfp.dsl.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import zlib
@@ -73,11 +74,12 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None,
     components: dict[str, Any] = {}
     executors: dict[str, Any] = {}
     tasks: dict[str, Any] = {}
+    labels = component_labels(spec, order)
     modules: dict[str, str] = {}  # file -> source, read once for all steps of a module
     keys: dict[str, dict[str, str]] = {}  # step -> output -> its artifact's key
     for name in order:
         step = spec.step(name)
-        comp, exec_label = f"comp-{dns_name(name)}", f"exec-{dns_name(name)}"
+        comp, exec_label = f"comp-{labels[name]}", f"exec-{labels[name]}"
         params, artifacts, sig = _inputs(spec, step)
         keys[name] = output_keys(step, set(params) | set(artifacts))
         outputs = {keys[name][o]: {"artifactType": _ARTIFACT} for o in step.outputs}
@@ -151,7 +153,7 @@ def compile_kfp(spec: PipelineSpec, *, image: str | None = None,
     }
     if spec.description:
         package["pipelineInfo"]["description"] = spec.description
-    platform = _platform(spec, order, shipment.uses_s3())
+    platform = _platform(spec, order, labels, shipment.uses_s3())
     if platform:
         package["platformSpec"] = platform
     return package
@@ -270,7 +272,26 @@ def mount_path(mount: str, volume: str) -> str:
     return mount if mount.startswith("/") else f"/mnt/kiln/{volume}"
 
 
-def _platform(spec: PipelineSpec, order: list[str], s3: bool) -> dict[str, Any]:
+def component_labels(spec: PipelineSpec, order: list[str]) -> dict[str, str]:
+    """Each step's component and executor name (comp-X, exec-X), unique as kfp's compiler
+    makes them (a -2 suffix): steps `load_data` and `load-data` both make `load-data`, and a
+    component named like the pipeline (`comp-<pipeline>`) makes the kfp SDK load the whole
+    package as that one component."""
+    taken = {dns_name(spec.name)}
+    out = {}
+    for name in order:
+        base = label = dns_name(name)
+        n = 1
+        while label in taken:
+            n += 1
+            label = f"{base}-{n}"
+        taken.add(label)
+        out[name] = label
+    return out
+
+
+def _platform(spec: PipelineSpec, order: list[str], labels: dict[str, str],
+              s3: bool) -> dict[str, Any]:
     """Labels, annotations, PVC mounts and the store's Secret per task, in kfp-kubernetes'
     platformSpec (the shape kfp-kubernetes' `mount_pvc` writes; each volume is a PVC of the
     same name). `s3`: the shipped code is in an S3 bucket, which every step reads."""
@@ -294,7 +315,7 @@ def _platform(spec: PipelineSpec, order: list[str], s3: bool) -> dict[str, Any]:
                  "pvcNameParameter": {"runtimeValue": {"constant": vol}}}
                 for m, vol in sorted(step.volumes.items())]
         if conf:
-            execs[f"exec-{dns_name(name)}"] = conf
+            execs[f"exec-{labels[name]}"] = conf
     return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": execs}}}} if execs \
         else {}
 
@@ -302,7 +323,7 @@ def _platform(spec: PipelineSpec, order: list[str], s3: bool) -> dict[str, Any]:
 def dump(package: dict[str, Any]) -> str:
     import yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    dumper = _dumper()
     head = f"# PIPELINE DEFINITION\n# Name: {package['pipelineInfo']['name']}\n" \
            f"# Compiled by kilnflow {__version__}\n"
     pipeline = {k: v for k, v in package.items() if k != "platformSpec"}
@@ -311,3 +332,22 @@ def dump(package: dict[str, Any]) -> str:
         text += "---\n" + yaml.dump(package["platformSpec"], Dumper=dumper, sort_keys=True,
                                     width=100)
     return text
+
+
+@functools.lru_cache(maxsize=1)
+def _dumper() -> Any:
+    """YAML's dumper, writing multi-line strings (each step's shell command and program) as
+    literal blocks: readable in the package, and a third of the size of quoted escapes."""
+    import yaml
+
+    base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[misc,valid-type]
+        pass
+
+    def text(dumper: Any, data: str) -> Any:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data,
+                                       style="|" if "\n" in data else None)
+
+    Dumper.add_representer(str, text)
+    return Dumper

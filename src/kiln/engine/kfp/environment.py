@@ -32,6 +32,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from packaging.markers import default_environment
@@ -91,15 +92,29 @@ def capture(spec: PipelineSpec, *, requirements: Iterable[str] = ()) -> Environm
     overrides = _parse_overrides(spec, list(requirements))
     resolver = _Resolver(overrides, written_modules(spec))
     steps: dict[str, StepEnvironment] = {}
+    sources: dict[str, list[Import]] = {}  # a module's imports, read once for all its steps
+    resolved: dict[Any, StepEnvironment] = {}  # steps with the same imports resolve alike
     for step in spec.steps:
-        env = StepEnvironment()
         folders = _folders(spec, step)
-        for imp in step_imports(spec, step):
-            resolver.resolve(step.name, imp, folders, env)
-        for top in RUNTIME_IMPORTS + (DISTRIBUTED_IMPORTS if step.distributed else ()):
-            resolver.resolve(step.name, Import(top, "the kilnflow runtime", optional=True),
-                             folders, env)
-        steps[step.name] = env
+        if step.function is not None:
+            fkey = f"{step.function.file}:{step.function.qualname}"
+            if fkey not in sources:
+                sources[fkey] = step_imports(spec, step)
+            imports = sources[fkey]
+        else:
+            imports = step_imports(spec, step)
+        key = (tuple(imports), tuple(folders), bool(step.distributed))
+        if key not in resolved:
+            env = StepEnvironment()
+            for imp in imports:
+                resolver.resolve(step.name, imp, folders, env)
+            for top in RUNTIME_IMPORTS + (DISTRIBUTED_IMPORTS if step.distributed else ()):
+                resolver.resolve(step.name, Import(top, "the kilnflow runtime", optional=True),
+                                 folders, env)
+            resolved[key] = env
+        done = resolved[key]
+        steps[step.name] = StepEnvironment(dict(done.requirements), set(done.local),
+                                           dict(done.provided))
     # A value's libraries travel with it: a step gets what the steps it receives values
     # from needed (the codec that reads a DataFrame needs pandas even if the step never
     # imports it).
@@ -153,7 +168,7 @@ def step_imports(spec: PipelineSpec, step: StepSpec) -> list[Import]:
         except OSError as e:
             raise SpecError(f"step '{step.name}': cannot read its module {path}: {e}",
                             hint="compile on the machine that has the pipeline's code") from None
-        return list(_imports(source, str(path)))
+        return _function_imports(source, str(path), step.function.qualname)
     out: list[Import] = []
     cells = [*spec.prelude, *step.cells] if step.kind == "cells" else []
     for cell in cells:
@@ -195,7 +210,10 @@ def _imports(source: str, where: str) -> Iterator[Import]:
         tree = ast.parse(source)
     except SyntaxError:
         return  # the spec compiler reports broken code; nothing to resolve here
-    guarded = _guarded_lines(tree)
+    yield from _walk_imports(tree, where, _guarded_lines(tree))
+
+
+def _walk_imports(tree: ast.AST, where: str, guarded: set[int]) -> Iterator[Import]:
     for node in ast.walk(tree):
         names: list[str] = []
         if isinstance(node, ast.Import):
@@ -206,6 +224,44 @@ def _imports(source: str, where: str) -> Iterator[Import]:
             continue
         for name in names:
             yield Import(name, f"{where}, line {node.lineno}", node.lineno in guarded)
+
+
+def _function_imports(source: str, where: str, qualname: str) -> list[Import]:
+    """The imports a function step runs: its module's top-level code (run when the module is
+    imported), the function itself and the module's functions these refer to, transitively.
+    Imports in the module's other functions (the pipeline's, helpers the step never names)
+    are not the step's."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef)
+    funcs = {n.name: n for n in tree.body if isinstance(n, defs)}
+    # (a script's `if __name__ == "__main__":` block does not run when the step imports it)
+    nodes: list[ast.AST] = [n for n in tree.body if not isinstance(n, defs)
+                            and not _is_main_block(n)]
+    todo = [qualname.split(".")[0]] + [n.id for stmt in nodes for n in ast.walk(stmt)
+                                       if isinstance(n, ast.Name)]
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in funcs:
+            continue
+        seen.add(name)
+        nodes.append(funcs[name])
+        todo += [n.id for n in ast.walk(funcs[name]) if isinstance(n, ast.Name)]
+    guarded = _guarded_lines(tree)
+    out: list[Import] = []
+    for node in nodes:
+        out.extend(_walk_imports(node, where, guarded))
+    return out
+
+
+def _is_main_block(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and \
+        test.left.id == "__name__" and any(isinstance(c, ast.Constant) and c.value == "__main__"
+                                           for c in test.comparators)
 
 
 def _guarded_lines(tree: ast.AST) -> set[int]:
@@ -399,7 +455,7 @@ class _Resolver:
                 d = metadata.distribution(name)
             except metadata.PackageNotFoundError:
                 continue  # an optional dependency not installed here; pip resolves it
-            pin = self._pin(d, key, imp, step, folders)
+            pin = self._pin(d, key, imp, step, folders)  # (reads the metadata once more)
             if pin is None:
                 continue  # the pipeline's own project: its modules travel as local code
             pins[key] = pin
@@ -459,7 +515,10 @@ def _requires(d: metadata.Distribution, marker_env: dict[str, str], *,
     (xgboost's scikit-learn wrapper needs scikit-learn, which xgboost does not require)."""
     base: list[str] = []
     optional: dict[str, list[str]] = {}
-    for line in d.requires or []:
+    meta = d.metadata  # parsed on each access: read it once
+    provided = [e for e in meta.get_all("Provides-Extra") or [] if e not in _DEV_EXTRAS]
+    lines = meta.get_all("Requires-Dist")
+    for line in lines if lines is not None else d.requires or []:  # (egg-info: requires.txt)
         try:
             req = Requirement(line)
         except InvalidRequirement:
@@ -467,11 +526,13 @@ def _requires(d: metadata.Distribution, marker_env: dict[str, str], *,
         if req.marker is None or req.marker.evaluate({**marker_env, "extra": ""}):
             base.append(req.name)
             continue
-        for extra in d.metadata.get_all("Provides-Extra") or []:
-            if extra not in _DEV_EXTRAS and req.marker.evaluate({**marker_env, "extra": extra}):
+        if not extras:
+            continue
+        for extra in provided:
+            if req.marker.evaluate({**marker_env, "extra": extra}):
                 optional.setdefault(extra, []).append(req.name)
     if extras:
-        own = canonicalize_name(d.metadata["Name"] or "")
+        own = canonicalize_name(meta["Name"] or "")
         for names in optional.values():
             names = [n for n in names if canonicalize_name(n) != own]
             if names and all(_installed(n) for n in names):
