@@ -18,6 +18,10 @@ def register(app: typer.Typer) -> None:
 @store_app.command("check")
 def check(read_data: bool = typer.Option(False, "--read-data",
                                          help="Also read every pack and verify every chunk."),
+          repair: bool = typer.Option(False, "--repair",
+                                      help="Make the catalog agree with the store: runs whose "
+                                           "outputs were lost are marked failed, snapshots "
+                                           "whose data was lost removed (then check again)."),
           as_json: bool = typer.Option(False, "--json")) -> None:
     """Verify the store; name what is damaged and which snapshots and artifacts it affects."""
     from kiln.catalog.roots import live_roots
@@ -28,9 +32,21 @@ def check(read_data: bool = typer.Option(False, "--read-data",
     with byte_progress("reading packs", total) as advance:
         rep = maintenance.check(rt.store, live_roots(rt.catalog), read_data=read_data,
                                 progress=advance)
+    fixed: dict[str, object] = {}
+    if repair and not rep.ok:
+        from kiln.catalog.repair import repair as repair_catalog
+
+        if any(e.startswith("pack ") for e in rep.errors):
+            # the index names packs that are gone or cut short: index what is there
+            fixed["index"] = maintenance.rebuild_index(rt.store).to_dict()
+            rep = maintenance.check(rt.store, live_roots(rt.catalog), read_data=read_data)
+        fixed.update(repair_catalog(rt.catalog, rep.damaged_artifacts,
+                                    rep.damaged_trees).to_dict())
+        rep = maintenance.check(rt.store, live_roots(rt.catalog), read_data=read_data)
     if as_json:
-        print_json(rep.to_dict())
+        print_json({**rep.to_dict(), **({"repaired": fixed} if fixed else {})})
     else:
+        _print_repair(fixed)
         for w in rep.warnings:
             typer.echo(f"warning: {w}")
         for e in rep.errors:
@@ -39,8 +55,23 @@ def check(read_data: bool = typer.Option(False, "--read-data",
             typer.echo("affected: " + ", ".join(rep.affected))
         typer.echo(f"{'ok' if rep.ok else 'DAMAGED'}: {rep.packs} packs, {rep.blobs} blobs"
                    + (f", {human_size(rep.bytes_read)} read" if read_data else ""))
+        if not rep.ok and not repair:
+            typer.echo("to make the catalog agree with the store: kiln store check --repair")
     if not rep.ok:
         raise typer.Exit(status.RUN_FAILED)
+
+
+def _print_repair(fixed: dict[str, object]) -> None:
+    if not fixed:
+        return
+    if "index" in fixed:
+        typer.echo("repaired: the index was rebuilt from the packs that are there")
+    for key, label in (("tasks_failed", "step marked failed (its output was lost)"),
+                       ("runs_failed", "run marked failed"),
+                       ("snapshots_removed", "snapshot removed (its data was lost)"),
+                       ("not_repaired", "not repaired")):
+        for item in fixed.get(key) or []:  # type: ignore[attr-defined]
+            typer.echo(f"{label}: {item}")
 
 
 @store_app.command("gc")
@@ -55,6 +86,14 @@ def gc(dry_run: bool = typer.Option(False, "--dry-run", help="Report what would 
     if as_json:
         print_json(rep.to_dict())
         return
+    for skipped in rep.skipped:
+        typer.echo(f"skipped: {skipped}")
+    if not rep.swept:
+        typer.echo("gc deleted nothing: blobs the index names cannot be read (damage); "
+                   f"{rep.hint}")
+        raise typer.Exit(status.RUN_FAILED)
+    if rep.hint:
+        typer.echo(f"hint: {rep.hint}")
     verb = "would free" if dry_run else "freed"
     typer.echo(f"{verb} {human_size(rep.bytes_freed)}: {rep.packs_deleted} packs deleted "
                f"({rep.packs_repacked} repacked), {rep.blobs_removed} blobs removed, "

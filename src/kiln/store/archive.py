@@ -16,7 +16,7 @@ import stat
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,19 +55,31 @@ def chunk_file(repo: Repository, path: str | os.PathLike[str], size: int,
             return [bid], new
         import fastcdc  # imported here: it pulls in click, which most commands never need
 
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            view = memoryview(mm)
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        view = memoryview(mm)
+        futs: list[Future[tuple[str, int]]] = []
+        try:
+            cuts = fastcdc.fastcdc(view, cfg.chunk_min, cfg.chunk_avg, cfg.chunk_max,
+                                   fat=False)
+            if pool is None:
+                results = [repo.add("d", view[c.offset:c.offset + c.length]) for c in cuts]
+            else:
+                futs = [pool.submit(repo.add, "d", view[c.offset:c.offset + c.length])
+                        for c in cuts]
+                results = [fu.result() for fu in futs]
+        except BaseException:
+            for fu in futs:  # a failed write (a full disk): no thread may still read the map
+                fu.cancel()
+            wait(futs)
+            raise
+        finally:
             try:
-                cuts = fastcdc.fastcdc(view, cfg.chunk_min, cfg.chunk_avg, cfg.chunk_max,
-                                       fat=False)
-                if pool is None:
-                    results = [repo.add("d", view[c.offset:c.offset + c.length]) for c in cuts]
-                else:
-                    futs = [pool.submit(repo.add, "d", view[c.offset:c.offset + c.length])
-                            for c in cuts]
-                    results = [fu.result() for fu in futs]
-            finally:
                 view.release()
+                mm.close()
+            except BufferError:
+                # the failing write's traceback still holds a slice of the map: it closes
+                # when that goes, and the caller sees the real error, not this one
+                pass
         return [bid for bid, _ in results], sum(n for _, n in results)
 
 

@@ -24,10 +24,20 @@ Progress = Callable[[int], None]
 
 
 def _mark(repo: Repository, roots: Roots, problems: list[str] | None = None,
-          owners: dict[tuple[str, str], set[str]] | None = None) -> set[tuple[str, str]]:
-    """Every blob reachable from the roots. With `problems`, unreadable ones are reported
-    instead of raising; with `owners`, each blob records which roots reach it."""
+          owners: dict[tuple[str, str], set[str]] | None = None,
+          unreadable: set[tuple[str, str]] | None = None) -> set[tuple[str, str]]:
+    """Every blob reachable from the roots. With `problems`, blobs that cannot be read are
+    reported instead of raising (and with `unreadable`, those the index names, which is
+    damage rather than a write a crash cut short); with `owners`, each blob records which
+    roots reach it."""
     used: set[tuple[str, str]] = set()
+
+    def failed(key: tuple[str, str]) -> None:
+        # indexed, and its pack is there, yet it cannot be read: damage. (A pack that is
+        # gone took its blobs with it: nothing is left to protect.)
+        if unreadable is not None and repo.has(*key) and \
+                repo.backend.exists(pack_name(repo.entry(*key).pack)):
+            unreadable.add(key)
 
     def note(key: tuple[str, str], who: list[str]) -> None:
         used.add(key)
@@ -44,6 +54,7 @@ def _mark(repo: Repository, roots: Roots, problems: list[str] | None = None,
             if problems is None:
                 raise
             problems.append(f"tree {tid[:12]} of {', '.join(who)}: {e}")
+            failed(("t", tid))
             return
         for n in nodes:
             if n["type"] == "dir":
@@ -62,6 +73,7 @@ def _mark(repo: Repository, roots: Roots, problems: list[str] | None = None,
             if problems is None:
                 raise
             problems.append(f"artifact {digest[:12]} ({', '.join(who[:3])}): {e}")
+            failed(("f", digest))
             continue
         for c in chunks:
             note(("d", c), who)
@@ -76,6 +88,8 @@ class CheckReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     affected: list[str] = field(default_factory=list)  # snapshots and artifacts hit by damage
+    damaged_artifacts: list[str] = field(default_factory=list)  # root digests hit
+    damaged_trees: list[str] = field(default_factory=list)  # root snapshot trees hit
 
     @property
     def ok(self) -> bool:
@@ -131,7 +145,8 @@ def check(store: Store, roots: Roots, *, read_data: bool = False,
             progress(size)
     problems: list[str] = []
     owners: dict[tuple[str, str], set[str]] = {}
-    used = _mark(repo, roots, problems, owners)
+    unreadable: set[tuple[str, str]] = set()
+    used = _mark(repo, roots, problems, owners, unreadable)
     rep.errors.extend(problems)
     for key in used:
         if key not in entries:
@@ -143,6 +158,13 @@ def check(store: Store, roots: Roots, *, read_data: bool = False,
     for p in problems:  # an unreadable tree or file list names its owners in the message
         hit.add(p.split(" of ", 1)[-1].split(":")[0] if " of " in p else p.split(":")[0])
     rep.affected = sorted(hit)
+    # the roots themselves, for repair: a root is damaged if any blob it reaches is
+    lost = bad | {k for k in used if k not in entries} | unreadable
+    names = set().union(*(owners.get(k, set()) for k in lost)) if lost else set()
+    rep.damaged_artifacts = sorted(d for d, who in roots.artifacts.items()
+                                   if ("f", d) in lost or names & set(who))
+    rep.damaged_trees = sorted(t for t, who in roots.trees.items()
+                               if ("t", t) in lost or names & set(who))
     return rep
 
 
@@ -177,6 +199,12 @@ class GcReport:
     blobs_removed: int = 0
     cache_files_removed: int = 0
     dry_run: bool = False
+    # What gc could not follow: references to blobs a crash never stored (gc goes on: what
+    # they would have reached is no longer reachable) or to blobs it cannot read (damage:
+    # gc then deletes nothing, since it cannot tell what those blobs reach).
+    skipped: list[str] = field(default_factory=list)
+    swept: bool = True
+    hint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -191,7 +219,16 @@ def gc(store: Store, roots_fn: Callable[[], Roots], *, dry_run: bool = False,
         repo = store.repo
         repo.reload_index()
         roots = roots_fn()
-        used = _mark(repo, roots)
+        unreadable: set[tuple[str, str]] = set()
+        used = _mark(repo, roots, rep.skipped, unreadable=unreadable)
+        if rep.skipped:
+            rep.hint = ("`kiln store check --repair` marks the runs and removes the snapshots "
+                        "that name lost blobs, so gc no longer reports them")
+        if unreadable:
+            rep.swept = False
+            rep.hint = ("run `kiln store check --read-data` to find the damage, then "
+                        "`kiln store rebuild-index` or `kiln store check --repair`")
+            return rep
         entries = repo.entries()
         sizes = dict(repo.packs())
         by_pack: dict[str, list[tuple[str, str]]] = {}
@@ -206,6 +243,11 @@ def gc(store: Store, roots_fn: Callable[[], Roots], *, dry_run: bool = False,
         small = {pid for pid in by_pack if sizes.get(pid, 0) < repo.config.pack_size // 8}
         merge_small = len(small) >= 2
         for pid, keys in by_pack.items():
+            if pid not in sizes:  # gone (a crash, a lost disk): its blobs leave the index
+                rep.skipped.append(f"pack {pid[:12]} is missing: its {len(keys)} blobs are "
+                                   "dropped from the index")
+                rep.blobs_removed += len(keys)
+                continue
             live = [k for k in keys if k in used and k not in placed]
             live_bytes = sum(entries[k].length for k in live)
             total = sum(entries[k].length for k in keys)
