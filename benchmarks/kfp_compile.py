@@ -84,7 +84,7 @@ def fit(n: int) -> float:
     return float(model.coef_[0])
 
 
-@kiln.pipeline(name="fit")
+@kiln.pipeline(name="fit-pipeline")
 def fit_pipeline(n: int = 50):
     fit(n)
 '''
@@ -103,7 +103,7 @@ def fit(n: int) -> float:
     return float(model.coef_[0])
 
 
-@dsl.pipeline(name="fit")
+@dsl.pipeline(name="fit-pipeline")
 def fit_pipeline(n: int = 50):
     fit(n=n)
 '''
@@ -113,7 +113,7 @@ import sys, time
 from kfp import local, components
 local.init(runner=local.SubprocessRunner(use_venv=True), pipeline_root=sys.argv[2])
 t = time.perf_counter()
-components.load_component_from_file(sys.argv[1])()
+components.load_component_from_file(sys.argv[1])(n=50)
 print(f"TOTAL {time.perf_counter() - t:.2f}")
 '''
 

@@ -335,7 +335,7 @@ def write_file(repo: Repository, chunks: list[str], dest: Path | str,
     dest = str(dest)
     head, tail = os.path.split(dest)
     tmp = os.path.join(head, f".{tail}.kiln-{uuid.uuid4().hex[:8]}")
-    _write_chunks(repo, chunks, tmp, meta)
+    _write_chunks(repo, chunks, tmp, meta, exclusive=True)
     os.replace(tmp, dest)
     return os.path.getsize(dest)
 
@@ -383,11 +383,11 @@ def restore(repo: Repository, tree_id: str, dest: Path, *,
     """Write a tree's files under `dest` (which must exist). Returns the number of files.
 
     Files are written in the order their first chunk sits in the packs, so reads from a cold
-    store are sequential; an existing file is replaced through a temp name."""
+    store are sequential; each is written through a temp name and renamed into place."""
     progress = progress or (lambda n: None)
     base = str(dest)
-    # Into an empty folder (the usual restore) nothing can be in a file's way: skip the three
-    # lookups per file that check, and let O_EXCL catch anything that appears meanwhile.
+    # Into an empty folder (the usual restore) nothing can be in a file's way: skip the
+    # lookups per file that check.
     with os.scandir(base) as entries_of_dest:
         fresh = next(entries_of_dest, None) is None
     files: list[tuple[str, dict[str, Any]]] = []
@@ -406,14 +406,11 @@ def restore(repo: Repository, tree_id: str, dest: Path, *,
 
     def one(target: str, node: dict[str, Any]) -> None:
         meta = (node["mode"], node["mtime"])
-        if fresh:
-            _write_chunks(repo, node["chunks"], target, meta, exclusive=True)
-        elif os.path.islink(target) or os.path.isdir(target):
+        # Every file is written under a temp name and renamed into place, so a restore
+        # killed at any point leaves only whole files under their names.
+        if not fresh and (os.path.islink(target) or os.path.isdir(target)):
             raise StoreError(f"cannot restore {target}: something else is in its place")
-        elif os.path.lexists(target):
-            write_file(repo, node["chunks"], target, meta)
-        else:
-            _write_chunks(repo, node["chunks"], target, meta)
+        write_file(repo, node["chunks"], target, meta)
         progress(node["size"])
 
     def batch(items: list[tuple[str, dict[str, Any]]]) -> None:
