@@ -256,3 +256,34 @@ def test_namespace_picker_switches_what_the_pages_show(page, server, tmp_path):
     page.locator("h1", has_text="Runs").wait_for()
     page.wait_for_timeout(500)
     assert page.locator(f"a[href='#/runs/{run_id}']").count() == 0
+
+
+def test_a_server_with_a_token_signs_the_dashboard_in_without_putting_it_in_addresses(
+        browser, kiln_home, monkeypatch):
+    from tests.conftest import kiln_server
+
+    token = "dashboard-token-with-32-characters-or-more"
+    monkeypatch.setenv("KILN_SERVER_TOKEN", token)
+    with kiln_server("--no-scheduler") as base:
+        context = browser.new_context(base_url=base)
+        pg = context.new_page()
+        asked: list[str] = []
+        urls: list[str] = []
+        pg.on("request", lambda r: urls.append(r.url))
+
+        def answer(dialog):  # noqa: ANN001
+            asked.append(dialog.message)
+            dialog.accept(token)
+
+        pg.on("dialog", answer)
+        pg.goto("/#/volumes")
+        pg.get_by_role("heading", name="Volumes").wait_for(timeout=30_000)
+        pg.goto("/#/")  # later pages use the session: asked once
+        pg.wait_for_load_state("networkidle")
+        assert len(asked) == 1 and "needs its token" in asked[0]
+        assert urls and not any(token in u for u in urls)
+        stored = pg.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+        assert token not in stored
+        cookies = context.cookies()
+        assert [c["httpOnly"] for c in cookies if c["name"] == "kiln_session"] == [True]
+        context.close()

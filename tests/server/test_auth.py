@@ -1,5 +1,6 @@
-"""`kiln server` with a token: API requests need it (header or ?token=), the dashboard's files
-and health stay open, and binding beyond loopback without one is refused."""
+"""`kiln server` with a token: API requests need it (a header, or the dashboard's session
+cookie, never the URL), the dashboard's files and health stay open, and binding beyond
+loopback without one is refused."""
 
 from __future__ import annotations
 
@@ -19,11 +20,38 @@ def test_a_token_guards_the_api(monkeypatch):
         assert r.status_code == 401 and "wrong" in r.json()["error"]["message"]
         ok = httpx.get(f"{base}/api/v1/runs", headers={"Authorization": "Bearer s3cret-token"})
         assert ok.status_code == 200
+        # never in the address: history and proxy logs keep addresses
         assert httpx.get(f"{base}/api/v1/runs", params={"token": "s3cret-token"}).status_code \
-            == 200  # links (downloads) carry it in the address
+            == 401
         assert httpx.get(f"{base}/api/v1/health").status_code == 200
         assert httpx.get(f"{base}/").status_code == 200  # the dashboard asks for it itself
         assert httpx.post(f"{base}/api/v1/volumes", json={"name": "x"}).status_code == 401
+
+
+def test_the_dashboard_signs_in_with_a_cookie_and_changes_need_its_header(monkeypatch):
+    token = "a-server-token-of-thirty-two-chars!"
+    monkeypatch.setenv("KILN_SERVER_TOKEN", token)
+    with kiln_server("--no-scheduler") as base:
+        api = f"{base}/api/v1"
+        r = httpx.post(f"{api}/session", json={"token": "wrong"})
+        assert r.status_code == 401 and "set-cookie" not in r.headers
+        assert httpx.post(f"{api}/session", content=b"not json").status_code == 400
+        r = httpx.post(f"{api}/session", json={"token": token})
+        assert r.status_code == 200
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/api/" in cookie
+        assert token not in cookie  # the cookie holds a keyed hash, not the token
+        with httpx.Client(base_url=api, cookies=r.cookies) as browser:
+            assert browser.get("/runs").status_code == 200
+            # a change on the strength of the cookie alone: what a page of another site could
+            # make the browser send
+            r = browser.post("/volumes", json={"name": "v1"})
+            assert r.status_code == 403 and "X-Kiln-Request" in r.json()["error"]["hint"]
+            r = browser.post("/volumes", json={"name": "v1"}, headers={"x-kiln-request": "1"})
+            assert r.status_code != 403 and r.status_code != 401
+            assert browser.delete("/session").status_code == 200
+        forged = httpx.get(f"{api}/runs", cookies={"kiln_session": "0" * 64})
+        assert forged.status_code == 401
 
 
 def test_binding_beyond_loopback_needs_a_token(tmp_path):

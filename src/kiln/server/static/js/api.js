@@ -23,6 +23,9 @@ export class ApiError extends Error {
 
 // The namespace the dashboard works in (kept in the browser); every call carries it, so
 // links (downloads) work in it too.
+// Earlier dashboards kept the token in this page's storage: it goes (the session cookie now).
+localStorage.removeItem("kiln-token");
+
 export function namespace() {
   return localStorage.getItem("kiln-namespace") || "";
 }
@@ -36,10 +39,6 @@ export function setNamespace(ns) {
 export function apiUrl(path, query) {
   const url = new URL(BASE + path, location.origin);
   if (namespace()) url.searchParams.set("namespace", namespace());
-  // A server with a token (KILN_SERVER_TOKEN) wants it on every call; in the address too, so
-  // plain links (downloads) carry it.
-  const token = localStorage.getItem("kiln-token");
-  if (token) url.searchParams.set("token", token);
   for (const [k, v] of Object.entries(query || {})) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
   }
@@ -51,16 +50,21 @@ export async function api(path, options = {}) {
     return await call(path, options);
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) throw e;
+    // A server with a token (KILN_SERVER_TOKEN): sign in once. The token goes in a POST body
+    // and comes back as an HttpOnly session cookie; it is never put in an address (history,
+    // proxy logs) nor kept in this page's storage. Downloads then work as plain links.
     const token = prompt(`${e.message}\n\nThis server needs its token:`);
     if (!token) throw e;
-    localStorage.setItem("kiln-token", token.trim());
+    await call("/session", { method: "POST", json: { token: token.trim() } });
     return call(path, options);
   }
 }
 
 async function call(path, { method = "GET", json, form, query, text = false } = {}) {
   const url = apiUrl(path, query);
-  const init = { method, headers: {} };
+  // The server accepts a change made with the session cookie only with this header, which a
+  // page of another site cannot send (CSRF).
+  const init = { method, headers: { "x-kiln-request": "1" } };
   if (json !== undefined) {
     init.body = JSON.stringify(json);
     init.headers["content-type"] = "application/json";
