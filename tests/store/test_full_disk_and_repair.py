@@ -170,3 +170,17 @@ def test_gc_deletes_nothing_when_blobs_the_index_names_cannot_be_read(kiln_home,
     assert "kiln store check --read-data" in r.stdout
     after = sorted(p.name for p in (kiln_home / "store" / "data").rglob("*") if p.is_file())
     assert before == after
+
+
+def test_a_full_disk_under_the_step_s_own_write_names_the_disk_not_the_value(
+        small_disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The step process writes its output into KILN_HOME's cache first: a full disk there
+    is no reason to tell the user to return something serializable."""
+    monkeypatch.setenv("KILN_HOME", str(small_disk / "home"))
+    path = tmp_path / "big.py"
+    path.write_text(BIG)
+    r = run_cli("run", f"{path}:big")
+    text = " ".join((r.stdout + r.stderr).split())
+    assert r.returncode != 0 and "no space left on device" in text, text[-1500:]
+    assert "serializable" not in text and "register a codec" not in text
+    assert run_cli("store", "check", "--json").returncode == 0

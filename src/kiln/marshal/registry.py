@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 from dataclasses import dataclass
 from typing import Any
 
-from kiln.errors import CodecError
+from kiln.errors import CodecError, StoreError
 from kiln.marshal.builtin import builtin_codecs
 from kiln.marshal.codec import Codec
 from kiln.store.base import ArtifactStore
@@ -74,11 +75,20 @@ class CodecRegistry:
             try:
                 codec.write(value, tmp)
             except Exception as e:  # a codec failing is normal: try the next one
-                failures.append(f"{codec.name}: {type(e).__name__}: {e}")
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
+                if out_of_space(e):  # not the codec's fault: every other would fail alike
+                    raise _no_space(what, tmp.parent, e) from None
+                failures.append(f"{codec.name}: {type(e).__name__}: {e}")
                 continue
-            info = store.commit(tmp)
+            try:
+                info = store.commit(tmp)
+            except OSError as e:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+                if out_of_space(e):
+                    raise _no_space(what, tmp.parent, e) from None
+                raise
             return ArtifactRef(info.digest, info.size, codec.name, codec.version, type_name(value))
         detail = "; ".join(failures) if failures else "no codec accepts this type"
         raise CodecError(
@@ -93,6 +103,21 @@ class CodecRegistry:
 
 
 default_registry = CodecRegistry()
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def out_of_space(e: BaseException) -> bool:
+    """A write that failed because the disk (or a quota, or a file size limit) is full.
+    numpy's own writer says so only in its message."""
+    return isinstance(e, OSError) and (e.errno in _NO_SPACE or "free space" in str(e))
+
+
+def _no_space(what: str, folder: Any, e: BaseException) -> StoreError:
+    return StoreError(f"cannot save {what}: no space left on device in {folder} "
+                      f"({e.strerror or e})" if isinstance(e, OSError) else str(e),
+                      hint="free disk space there, or point KILN_HOME at a bigger disk, then "
+                           "run again")
 
 
 def register_codec(codec: Codec) -> None:
