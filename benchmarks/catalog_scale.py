@@ -11,7 +11,9 @@ HTTP from a real `kiln server`:
   lineage  GET /api/v1/lineage/RUN                          (a run 100 deep in the chain)
 
 then the same through the Python API in-process (`kiln.search_runs`, `kiln.lineage`), and
-in-process, MLflow's `search_runs` with the same list / filter / sorted queries (MLflow
+in-process, MLflow's `search_runs` (which builds a pandas DataFrame) and
+`MlflowClient().search_runs` (Run objects, no DataFrame) with the same list / filter / sorted
+queries (MLflow
 runs in its own venv under ~/.cache/kiln-bench, because its pins are not ours). Finally the
 dashboard's run list is opened in headless chromium and the time to its first rows measured.
 
@@ -37,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from _report import emit
 
 HERE = Path(__file__).resolve().parent
 MLFLOW_VENV = Path.home() / ".cache" / "kiln-bench" / "mlflow"
@@ -144,6 +147,8 @@ queries = {
     "filter": dict(filter_string="metrics.m0 > 0.5 and params.p1 = '3'"),
     "sorted": dict(filter_string="metrics.m0 > 0.5", order_by=["metrics.m1 DESC"]),
 }
+from mlflow.tracking import MlflowClient
+client = MlflowClient()
 out = {}
 for name, q in queries.items():
     mlflow.search_runs(experiment_ids=[exp], max_results=50, **q)  # warm, as ours is
@@ -152,7 +157,15 @@ for name, q in queries.items():
         t = time.perf_counter()
         df = mlflow.search_runs(experiment_ids=[exp], max_results=50, **q)
         times.append(time.perf_counter() - t)
-    out[name] = {"times": times, "rows": len(df)}
+    # the client's own call: Run objects, no pandas DataFrame built
+    client.search_runs([exp], max_results=50, **q)
+    client_times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        got = client.search_runs([exp], max_results=50, **q)
+        client_times.append(time.perf_counter() - t)
+    out[name] = {"times": times, "rows": len(df), "client": client_times,
+                 "client_rows": len(got)}
 print(json.dumps(out))
 '''
 
@@ -290,7 +303,8 @@ def main() -> None:
     for title, mine in (("REST API over HTTP (kiln server)", ours),
                         ("Python API in-process (kiln.search_runs / kiln.lineage)", inproc)):
         print(f"\n{title}\n{'query':<9} {'kilnflow p50':>13} {'p95':>9} {'MLflow p50':>12} "
-              f"{'p95':>9} {'MLflow/kiln p50':>16} {'p95':>6}")
+              f"{'p95':>9} {'MLflow/kiln p50':>16} {'p95':>6} {'MlflowClient p50':>17} "
+              f"{'client/kiln p50':>16}")
         for name in ("list", "filter", "sorted", "lineage"):
             k = mine[name]
             line = f"{name:<9} {statistics.median(k) * 1000:>10.1f} ms {p95(k) * 1000:>6.1f} ms"
@@ -299,6 +313,12 @@ def main() -> None:
                 line += (f" {statistics.median(m) * 1000:>9.1f} ms {p95(m) * 1000:>6.1f} ms "
                          f"{statistics.median(m) / statistics.median(k):>15.1f}x "
                          f"{p95(m) / p95(k):>5.1f}x")
+                c = theirs[name]["client"]
+                line += (f" {statistics.median(c) * 1000:>14.1f} ms "
+                         f"{statistics.median(c) / statistics.median(k):>15.1f}x")
+                emit("catalog", f"{args.runs} runs, {name}: {title.split(' (')[0]}",
+                     statistics.median(k) * 1000, statistics.median(c) * 1000, "ms p50",
+                     "vs MlflowClient().search_runs (no DataFrame), in-process")
             print(line)
     if first_rows is not None:
         print(f"run list page, first rows in chromium: {first_rows * 1000:.0f} ms (median of 5)")

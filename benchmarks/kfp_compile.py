@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 
+from _report import emit
+
 import kiln
 from kiln.engine.kfp.compiler import compile_kfp, dump
 
@@ -192,6 +194,8 @@ def main() -> None:
     print(f"| kfp DSL + Compiler | {kfps * 1000:.0f} ms | {kib_b} KiB | 1.00× |")
     print(f"| kiln compile --target kfp | {mine * 1000:.0f} ms | {kib_a} KiB | "
           f"{mine / kfps:.2f}× |")
+    emit("kfp compile", f"{STEPS}-step chain", mine * 1000, kfps * 1000, "ms",
+         f"vs kfp DSL + Compiler, median of {args.repeats}, warm; package {kib_a} vs {kib_b} KiB")
     if not args.no_install:
         print()
         print("\n".join(install_times(folder)))

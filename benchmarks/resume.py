@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from _report import emit
 
 import kiln
 
@@ -89,6 +90,8 @@ def main() -> None:
     print(f"full run            {f:7.2f}s")
     print(f"resume --from fit   {r:7.2f}s   {r / f:.2f}x of the full run")
     print(f"re-run the script   {s:7.2f}s   (resume is {s / r:.1f}x faster)")
+    emit("resume", "resume --from the last step", r, s, "s",
+         "vs re-running the whole script")
 
 
 if __name__ == "__main__":

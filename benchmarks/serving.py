@@ -3,7 +3,8 @@
 One scikit-learn model (LogisticRegression, 20 features) saved as model.joblib, served by
     - kilnflow: `kiln serve model.joblib --workers W`
     - MLServer 1.7 + mlserver-sklearn (in its own venv: its pins clash with ours),
-      at each worker count the best of its inference-pool settings (parallel_workers)
+      at each worker count the best of its inference-pool settings (parallel_workers in
+      {0, 1, 2} and the worker count), chosen per concurrency
 and loaded by wrk (Debian package, installed if absent) with V2 JSON bodies of one row at
 several concurrencies. Prints requests/s, p50/p99 and the ratios.
 
@@ -26,6 +27,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from _report import emit
 
 HERE = Path(__file__).parent
 VENV = HERE / ".data" / "mlserver-venv"
@@ -169,8 +172,9 @@ def main() -> None:
         for workers in worker_counts:
             systems = [("kilnflow", None)]
             # MLServer's inference pool: 0 runs the model in the HTTP process; N uses N
-            # worker processes. Take its best setting at this worker count.
-            systems += [("mlserver", p) for p in ((0, 1) if workers == 1 else (workers,))]
+            # worker processes. Its best setting is searched at every worker count, over
+            # {0, 1, 2} and the count itself, and the best one per concurrency is reported.
+            systems += [("mlserver", p) for p in sorted({0, 1, 2, workers})]
             for system, parallel in systems:
                 port = free_port()
                 proc = (run_kiln(model, workers, port, tmp) if system == "kilnflow"
@@ -206,6 +210,9 @@ def main() -> None:
                   f"(parallel_workers={theirs['parallel']}) | "
                   f"{float(ours['rps']) / float(theirs['rps']):.2f}× | {ours['p99_ms']:.2f} | "
                   f"{theirs['p99_ms']:.2f} |")
+            emit("serving", f"{workers} worker(s), concurrency {c}", float(ours["rps"]),
+                 float(theirs["rps"]), "req/s", f"vs MLServer at its best "
+                 f"(parallel_workers={theirs['parallel']})", lower_is_better=False)
 
 
 if __name__ == "__main__":

@@ -2,19 +2,26 @@
 
 The pipeline has two steps: `load` (reads no tuned parameter) and `train` (reads them). The
 plain loop calls the same two functions in-process with the same sampler (TPE) and seed.
+Every kilnflow study runs in a fresh process with its own new KILN_HOME, so no study reuses
+another's cached steps; parallel studies are also measured with the cache off, since under
+TPE some parameter sets repeat within one study. What the step cache saves is its own row: the
+same study run again in the home of the first.
     python benchmarks/tuning.py [--trials 30] [--repeats 3]
 Prints wall times and the ratio kilnflow / plain loop (target: at most 1.3).
 """
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
 import optuna
+from _report import emit
 
 import kiln
 
@@ -62,41 +69,79 @@ def plain_loop(trials: int, seed: int) -> tuple[float, float]:
     return time.perf_counter() - t, study.best_value
 
 
-def ours(trials: int, seed: int, parallel: int) -> tuple[float, float]:
+def ours(trials: int, seed: int, parallel: int, cache: bool = True) -> tuple[float, float]:
     t = time.perf_counter()
     study = kiln.tune(forest, space=SPACE, objective="accuracy", trials=trials,
-                      parallel=parallel, algorithm="tpe", seed=seed, progress=False)
+                      parallel=parallel, algorithm="tpe", seed=seed, progress=False,
+                      cache=cache)
     elapsed = time.perf_counter() - t
     assert study.status == "succeeded", study.error
     return elapsed, study.best_value
+
+
+def cached_steps() -> int:
+    return sum(1 for r in kiln.search_runs(limit=10_000)
+               for state in r.steps.values() if state == "cached")
+
+
+def in_own_home(trials: int, seed: int, parallel: int, cache: bool,
+                home: str | None = None) -> tuple[float, float, int]:
+    """One study in a fresh process; in a new KILN_HOME unless `home` is given."""
+    home = home or tempfile.mkdtemp(prefix="kiln-bench-tune-")
+    out = subprocess.run([sys.executable, __file__, "--child", str(trials), str(seed),
+                          str(parallel), str(int(cache))], capture_output=True, text=True,
+                         env={**os.environ, "KILN_HOME": home}, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return got["elapsed"], got["best"], got["cached"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    os.environ.setdefault("KILN_HOME", tempfile.mkdtemp(prefix="kiln-bench-tune-"))
+    if args.child:
+        trials, seed, parallel, cache = (int(x) for x in args.child)
+        before = cached_steps()
+        elapsed, best = ours(trials, seed, parallel, bool(cache))
+        print(json.dumps({"elapsed": elapsed, "best": best,
+                          "cached": cached_steps() - before}))
+        return
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {sys.version.split()[0]}, optuna {optuna.__version__}, "
-          f"{args.trials} trials, median of {args.repeats}")
-    rows = {"plain Optuna loop": [], "kilnflow, 1 trial at a time": [],
-            "kilnflow, 2 trials at a time": []}
-    best = {k: [] for k in rows}
+          f"{args.trials} trials, median of {args.repeats}; every kilnflow study in a fresh "
+          "process and its own new KILN_HOME (process start and imports included)")
+    names = ["plain Optuna loop", "kilnflow, 1 trial at a time",
+             "kilnflow, 2 trials at a time", "kilnflow, 2 at a time, cache off",
+             "kilnflow, 1 at a time, same study again (cache reuse)"]
+    rows: dict[str, list[float]] = {k: [] for k in names}
+    best: dict[str, list[float]] = {k: [] for k in names}
+    cached: dict[str, list[int]] = {k: [] for k in names}
     for r in range(args.repeats):
-        for name, fn in (("plain Optuna loop", lambda r=r: plain_loop(args.trials, r)),
-                         ("kilnflow, 1 trial at a time", lambda r=r: ours(args.trials, r, 1)),
-                         ("kilnflow, 2 trials at a time", lambda r=r: ours(args.trials, r, 2))):
-            elapsed, value = fn()
+        elapsed, value = plain_loop(args.trials, r)
+        rows[names[0]].append(elapsed)
+        best[names[0]].append(value)
+        cached[names[0]].append(0)
+        first_home = tempfile.mkdtemp(prefix="kiln-bench-tune-")
+        for name, parallel, cache, home in ((names[1], 1, True, first_home),
+                                            (names[2], 2, True, None),
+                                            (names[3], 2, False, None),
+                                            (names[4], 1, True, first_home)):
+            elapsed, value, hits = in_own_home(args.trials, r, parallel, cache, home)
             rows[name].append(elapsed)
             best[name].append(value)
-    base = statistics.median(rows["plain Optuna loop"])
-    print("| how | wall time | per trial | ratio | best accuracy (median) |")
-    print("|---|---|---|---|---|")
+            cached[name].append(hits)
+    base = statistics.median(rows[names[0]])
+    print("| how | wall time | per trial | ratio | best accuracy (median) | cached steps |")
+    print("|---|---|---|---|---|---|")
     for name, times in rows.items():
         m = statistics.median(times)
         print(f"| {name} | {m:.2f} s | {m / args.trials * 1000:.0f} ms | {m / base:.2f}× | "
-              f"{statistics.median(best[name]):.4f} |")
+              f"{statistics.median(best[name]):.4f} | {statistics.median(cached[name]):.0f} |")
+        if name != names[0]:
+            emit("tuning", f"{args.trials} trials: {name}", m, base, "s",
+                 f"vs plain Optuna loop; {statistics.median(cached[name]):.0f} cached steps")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path):
              # from a generated run filter hitting the filter parser, quadratic then, linear
              # and length-limited now; tests/server/test_api.py covers it), one worker.
              "--seed", os.environ.get("KILN_ST_SEED", "1"), "--generation-deterministic",
-             "--generation-database", "none", "--workers", "1", "--request-timeout", "60",
+             "--workers", "1", "--request-timeout", "60",
              # Starting JupyterLab servers is covered by tests/services; generated names
              # would start real ones here.
              "--exclude-operation-id", "start_api_v1_notebooks_post",

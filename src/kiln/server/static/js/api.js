@@ -45,19 +45,36 @@ export function apiUrl(path, query) {
   return url.pathname + url.search;
 }
 
+// Sign-ins so far, and the one being asked for: calls that fail together while the page
+// loads share one prompt, and a call sent before a sign-in finished just retries.
+let signIns = 0;
+let signingIn = null;
+
 export async function api(path, options = {}) {
+  const epoch = signIns;
   try {
     return await call(path, options);
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401) throw e;
-    // A server with a token (KILN_SERVER_TOKEN): sign in once. The token goes in a POST body
-    // and comes back as an HttpOnly session cookie; it is never put in an address (history,
-    // proxy logs) nor kept in this page's storage. Downloads then work as plain links.
-    const token = prompt(`${e.message}\n\nThis server needs its token:`);
-    if (!token) throw e;
-    await call("/session", { method: "POST", json: { token: token.trim() } });
+    if (signIns === epoch && !(await signIn(e))) throw e;
     return call(path, options);
   }
+}
+
+function signIn(e) {
+  // A server with a token (KILN_SERVER_TOKEN): sign in once. The token goes in a POST body
+  // and comes back as an HttpOnly session cookie; it is never put in an address (history,
+  // proxy logs) nor kept in this page's storage. Downloads then work as plain links.
+  if (!signingIn) {
+    signingIn = (async () => {
+      const token = prompt(`${e.message}\n\nThis server needs its token:`);
+      if (!token) return false;
+      await call("/session", { method: "POST", json: { token: token.trim() } });
+      signIns += 1;
+      return true;
+    })().finally(() => { signingIn = null; });
+  }
+  return signingIn;
 }
 
 async function call(path, { method = "GET", json, form, query, text = false } = {}) {
