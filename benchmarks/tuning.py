@@ -80,8 +80,9 @@ def ours(trials: int, seed: int, parallel: int, cache: bool = True) -> tuple[flo
 
 
 def cached_steps() -> int:
+    # (search results carry no steps: each run is read whole)
     return sum(1 for r in kiln.search_runs(limit=10_000)
-               for state in r.steps.values() if state == "cached")
+               for state in kiln.get_run(r.id).steps.values() if state == "cached")
 
 
 def in_own_home(trials: int, seed: int, parallel: int, cache: bool,

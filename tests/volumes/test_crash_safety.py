@@ -112,6 +112,7 @@ def test_kill_9_at_200_points_of_run_snapshot_restore_prune_and_gc(volume, tmp_p
         if point % 25 == 24:
             _check_ok()
     assert sum(killed.values()) >= KILL_POINTS // 2, killed  # most points really were kills
+    print(f"kill points: {KILL_POINTS}, killed mid-command: {killed}")
     _check_ok()
     for s in _listed():
         out = tmp_path / f"verify-{s['id'][:8]}"
