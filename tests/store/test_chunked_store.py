@@ -150,3 +150,26 @@ def test_the_walk_stores_the_same_trees_however_far_it_runs_ahead(
     (tmp_path / "out").mkdir()
     restore(repo, second, tmp_path / "out")
     assert tree_of(tmp_path / "out") == files
+
+
+def test_gc_that_repacks_a_pack_into_the_very_same_pack_keeps_it(tmp_path: Path):
+    """Packs are named by their bytes: merging small packs where only one holds live blobs
+    makes that same pack again, which gc must not then delete (found by the kill test: a
+    snapshot's tree was lost)."""
+    from kiln.store.maintenance import check, gc
+    from kiln.store.roots import Roots
+
+    store = Store(str(tmp_path / "store"), tmp_path / "cache")
+    repo = store.repo
+    live = [repo.add("d", f"live blob {i}".encode() * 50)[0] for i in range(2)]
+    fid = repo.add("f", json.dumps(live).encode())[0]
+    repo.flush()  # one small pack: all live
+    repo.add("d", b"dead blob" * 50)
+    repo.flush()  # another small pack: nothing references it
+    roots = Roots(artifacts={fid: ["run/step/out"]})
+    packs_before = {p for p, _ in repo.packs()}
+    gc(store, lambda: roots)
+    assert check(store, roots, read_data=True).ok
+    for bid in live:
+        assert repo.read("d", bid).startswith(b"live blob")
+    assert {p for p, _ in repo.packs()} & packs_before  # a pack was made again and kept

@@ -23,9 +23,9 @@ def _start(*args: str, preexec=None) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, preexec_fn=preexec)
 
 
-def _check_ok() -> None:
+def _check_ok(history: list[str] | None = None) -> None:
     r = run_cli("store", "check", "--read-data", "--json")
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr + "\n".join((history or [])[-15:])
     assert json.loads(r.stdout)["ok"]
 
 
@@ -73,6 +73,7 @@ def test_kill_9_at_200_points_of_run_snapshot_restore_prune_and_gc(volume, tmp_p
     taken[first["id"]] = tree_of(folder)
     ops = ["run", "snapshot", "restore", "prune", "gc"]
     killed: dict[str, int] = dict.fromkeys(ops, 0)
+    history: list[str] = []  # what happened at each point, for a failure's message
     took: dict[str, float] = dict.fromkeys(ops, 1.5)  # how long each command runs, learnt
     from kiln.catalog.volumes import list_snapshots
     from kiln.runtime import Runtime
@@ -99,9 +100,12 @@ def test_kill_9_at_200_points_of_run_snapshot_restore_prune_and_gc(volume, tmp_p
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             killed[op] += 1
+            how = f"killed after {time.monotonic() - began:.2f}s"
         else:
             took[op] = 0.5 * took[op] + 0.5 * (time.monotonic() - began)
-        p.communicate()
+            how = f"exited {p.returncode}"
+        out, err = p.communicate()
+        history.append(f"{point} {op} {how}: {(out + err).strip()[-200:]}")
         for sid in listed():  # whatever is listed is whole: it was taken from `now`
             taken.setdefault(sid, now)
         if op == "restore" and restore_to.exists():
@@ -110,7 +114,7 @@ def test_kill_9_at_200_points_of_run_snapshot_restore_prune_and_gc(volume, tmp_p
                 if not _temp_leftover(rel):
                     assert data == want[rel], f"point {point}: restored {rel} differs"
         if point % 25 == 24:
-            _check_ok()
+            _check_ok(history)
     assert sum(killed.values()) >= KILL_POINTS // 2, killed  # most points really were kills
     print(f"kill points: {KILL_POINTS}, killed mid-command: {killed}")
     _check_ok()

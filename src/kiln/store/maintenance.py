@@ -274,6 +274,11 @@ def gc(store: Store, roots_fn: Callable[[], Roots], *, dry_run: bool = False,
             e = entries[key]
             fresh.add_stored(key[0], key[1], repo.read_stored(*key), e.raw_length, e.compressed)
         written = fresh.flush_packs()
+        # Packs are named by their bytes: repacking the live blobs of one pack, in order,
+        # makes that very pack again. It is then written, not deleted.
+        again = {p["id"] for p in written}
+        delete = [p for p in delete if p not in again]
+        rep.packs_deleted = len(delete)
         rep.bytes_freed -= sum(_pack_size(store, p["id"]) for p in written)
         repo.replace_index(keep_packs + written)
         for pid in delete:
