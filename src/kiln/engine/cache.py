@@ -20,9 +20,28 @@ KEY_VERSION = 1
 @functools.lru_cache(maxsize=1)
 def environment_fingerprint() -> str:
     """Python version plus every installed distribution and its version."""
-    dists = sorted({f"{d.metadata['Name']}=={d.version}".lower()
-                    for d in importlib.metadata.distributions() if d.metadata["Name"]})
-    return hash_json([sys.version, sys.platform, dists])
+    dists = set()
+    for d in importlib.metadata.distributions():
+        name, version = _name_version(d)
+        if name:
+            dists.add(f"{name}=={version}".lower())
+    return hash_json([sys.version, sys.platform, sorted(dists)])
+
+
+def _name_version(d: importlib.metadata.Distribution) -> tuple[str | None, str | None]:
+    """Name and Version from the metadata's first header lines. Read by hand: the email
+    parser `d.metadata` uses took ~0.25 s over 250 distributions, most of a one-step run's
+    wall time; the two headers come out the same."""
+    text = d.read_text("METADATA") or d.read_text("PKG-INFO") or ""
+    name = version = None
+    for line in text.splitlines():
+        if not line:
+            break  # the headers end at the first empty line
+        if name is None and line.startswith("Name:"):
+            name = line[5:].strip()
+        elif version is None and line.startswith("Version:"):
+            version = line[8:].strip()
+    return name, version
 
 
 def code_hash(spec: PipelineSpec, step: StepSpec) -> str:
