@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -23,13 +24,15 @@ from tests.conftest import run_cli
 kfp = pytest.importorskip("kfp")
 
 # Runs a package under kfp.local in a fresh process (kfp.local keeps global state) and prints
-# each task's metrics and output files as JSON.
+# each task's metrics and output files as JSON. A fourth argument "venv" gives every task a
+# fresh virtual environment holding only kfp (test_kfp_venv.py).
 RUNNER = textwrap.dedent('''
     import glob, json, os, sys
     from kfp import local, components
     if __name__ == "__main__":
         package, root, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=root)
+        venv = sys.argv[4:] == ["venv"]
+        local.init(runner=local.SubprocessRunner(use_venv=venv), pipeline_root=root)
         components.load_component_from_file(package)(**params)
         out = {}
         for f in glob.glob(os.path.join(root, "*", "*", "kiln_metrics")):
@@ -39,14 +42,23 @@ RUNNER = textwrap.dedent('''
 ''')
 
 
-def run_kfp_local(package: Path, tmp_path: Path, params: dict | None = None) -> dict:
+def run_package(package: Path, tmp_path: Path, params: dict | None = None, *,
+                venv: bool = False, env: dict | None = None) -> tuple[dict, str]:
+    """Each task's metrics and folder, and everything the run printed."""
     runner = tmp_path / "run_kfp_local.py"
     runner.write_text(RUNNER)
     r = subprocess.run([sys.executable, str(runner), str(package), str(tmp_path / "root"),
-                        json.dumps(params or {})], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+                        json.dumps(params or {}), *(["venv"] if venv else [])],
+                       capture_output=True, text=True, timeout=1800 if venv else 600,
+                       cwd=tmp_path, env={**os.environ, **(env or {})})
+    log = r.stdout + r.stderr
+    assert r.returncode == 0, log[-6000:]
     line = next(x for x in r.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT "):]), log
+
+
+def run_kfp_local(package: Path, tmp_path: Path, params: dict | None = None) -> dict:
+    return run_package(package, tmp_path, params)[0]
 
 
 MODULE = '''

@@ -10,11 +10,8 @@ suite and in CI.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -22,25 +19,11 @@ import pytest
 import kiln
 from kiln.engine.kfp.executor import load_artifact
 from tests.conftest import make_notebook, run_cli
+from tests.engine.test_kfp import run_package
 
 pytest.importorskip("kfp")
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-
-RUNNER = textwrap.dedent('''
-    import glob, json, os, sys
-    from kfp import local, components
-    if __name__ == "__main__":
-        package, root, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-        local.init(runner=local.SubprocessRunner(use_venv=True), pipeline_root=root)
-        components.load_component_from_file(package)(**params)
-        out = {}
-        for f in glob.glob(os.path.join(root, "*", "*", "kiln_metrics")):
-            task = os.path.basename(os.path.dirname(f))
-            out[task] = {"metrics": json.load(open(f)), "dir": os.path.dirname(f)}
-        print("RESULT " + json.dumps(out))
-''')
-
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -78,16 +61,8 @@ def compile_and_run(target: str, folder: Path | None, wheel: Path, tmp_path: Pat
     assert "kilnflow runtime: kilnflow-" in r.stdout and "s3://" in r.stdout
     if folder is not None:  # nothing of the pipeline's folder may be needed any more
         folder.rename(folder.with_name(folder.name + "-gone"))
-    runner = tmp_path / "run_kfp_local.py"
-    runner.write_text(RUNNER)
-    proc = subprocess.run([sys.executable, str(runner), str(package), str(tmp_path / "root"),
-                           json.dumps(params or {})], capture_output=True, text=True,
-                          timeout=1800, cwd=tmp_path, env={**os.environ, "KILN_HOME": str(
-                              tmp_path / "no-home")})
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-6000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):]), log
+    return run_package(package, tmp_path, params, venv=True,
+                       env={"KILN_HOME": str(tmp_path / "no-home")})
 
 
 def installed_in_fresh_venvs(log: str) -> None:

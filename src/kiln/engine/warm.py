@@ -8,11 +8,11 @@ the user's own modules (importing those could run their code in the server).
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import sysconfig
 from pathlib import Path
 
+from kiln.engine.imports import imports_in
 from kiln.spec.model import PipelineSpec
 
 _SITE = tuple(str(Path(sysconfig.get_path(p)).resolve()) for p in ("purelib", "platlib"))
@@ -31,17 +31,7 @@ def imported_libraries(spec: PipelineSpec) -> list[str]:
             sources.append(Path(f).read_text())
         except OSError:
             continue
-    names: list[str] = []
-    for src in sources:
-        try:
-            tree = ast.parse(src)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names += [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names.append(node.module)
+    names = [i.module for src in sources for i in imports_in(src, "")]
     out: list[str] = []
     for name in dict.fromkeys(names):
         if name.split(".")[0] == "kiln" or not _installed(name):

@@ -29,7 +29,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from kiln.engine.imports import Import, guarded_lines, imports_in, walk_imports
 from kiln.errors import SpecError, UserError
 from kiln.spec.model import PipelineSpec, StepSpec
 
@@ -53,17 +54,6 @@ CODEC_COMPANIONS = {"pandas": ("pyarrow",)}
 # Build tools the image brings; pinning them would only slow the install.
 _SKIP = frozenset({"pip", "setuptools", "wheel", "kilnflow"})
 RUNTIME_MODULES = frozenset({"kiln", "_kilnflow_kale"})
-
-
-@dataclass(frozen=True)
-class Import:
-    module: str  # as written: "sklearn.ensemble"
-    where: str  # "train.ipynb [cell 3], line 2"
-    optional: bool = False  # guarded by try/except ImportError
-
-    @property
-    def top(self) -> str:
-        return self.module.split(".")[0]
 
 
 @dataclass
@@ -81,10 +71,6 @@ class Environment:
     steps: dict[str, StepEnvironment]
     local: dict[str, Path]  # top-level module name -> its file or package folder
     wheels: dict[str, Path]  # canonical name -> a wheel file on this machine that installs it
-    notes: list[str] = field(default_factory=list)
-
-    def requirements(self) -> set[str]:
-        return {r for s in self.steps.values() for r in s.requirements.values()}
 
 
 def capture(spec: PipelineSpec, *, requirements: Iterable[str] = ()) -> Environment:
@@ -130,7 +116,7 @@ def capture(spec: PipelineSpec, *, requirements: Iterable[str] = ()) -> Environm
                     resolver.add_distribution(c, env)
         for name, line in overrides.items():
             env.requirements[name] = line
-    return Environment(steps, resolver.local, resolver.wheels, resolver.notes)
+    return Environment(steps, resolver.local, resolver.wheels)
 
 
 def pinned(imports: Iterable[str]) -> dict[str, str]:
@@ -172,7 +158,7 @@ def step_imports(spec: PipelineSpec, step: StepSpec) -> list[Import]:
     out: list[Import] = []
     cells = [*spec.prelude, *step.cells] if step.kind == "cells" else []
     for cell in cells:
-        out.extend(_imports(cell.source, cell.filename))
+        out.extend(imports_in(cell.source, cell.filename))
     return out
 
 
@@ -205,27 +191,6 @@ def written_modules(spec: PipelineSpec) -> dict[str, str]:
     return out
 
 
-def _imports(source: str, where: str) -> Iterator[Import]:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return  # the spec compiler reports broken code; nothing to resolve here
-    yield from _walk_imports(tree, where, _guarded_lines(tree))
-
-
-def _walk_imports(tree: ast.AST, where: str, guarded: set[int]) -> Iterator[Import]:
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        for name in names:
-            yield Import(name, f"{where}, line {node.lineno}", node.lineno in guarded)
-
-
 def _function_imports(source: str, where: str, qualname: str) -> list[Import]:
     """The imports a function step runs: its module's top-level code (run when the module is
     imported), the function itself and the module's functions these refer to, transitively.
@@ -250,10 +215,10 @@ def _function_imports(source: str, where: str, qualname: str) -> list[Import]:
         seen.add(name)
         nodes.append(funcs[name])
         todo += [n.id for n in ast.walk(funcs[name]) if isinstance(n, ast.Name)]
-    guarded = _guarded_lines(tree)
+    guarded = guarded_lines(tree)
     out: list[Import] = []
     for node in nodes:
-        out.extend(_walk_imports(node, where, guarded))
+        out.extend(walk_imports(node, where, guarded))
     return out
 
 
@@ -262,26 +227,6 @@ def _is_main_block(node: ast.AST) -> bool:
     return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and \
         test.left.id == "__name__" and any(isinstance(c, ast.Constant) and c.value == "__main__"
                                            for c in test.comparators)
-
-
-def _guarded_lines(tree: ast.AST) -> set[int]:
-    """Lines inside a `try` whose handlers catch ImportError (or broader)."""
-    catching = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
-    out: set[int] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Try):
-            continue
-        names = set()
-        for h in node.handlers:
-            if h.type is None:
-                names.add("Exception")
-            for n in ast.walk(h.type) if h.type is not None else ():
-                if isinstance(n, ast.Name):
-                    names.add(n.id)
-        if names & catching:
-            for stmt in node.body:
-                out.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
-    return out
 
 
 def _parse_overrides(spec: PipelineSpec, lines: list[str]) -> dict[str, str]:
@@ -337,7 +282,6 @@ class _Resolver:
         self.written = written
         self.local: dict[str, Path] = {}
         self.wheels: dict[str, Path] = {}
-        self.notes: list[str] = []
         self._pins: dict[str, dict[str, str]] = {}  # distribution -> its pinned closure
 
     def resolve(self, step: str, imp: Import, folders: list[Path],
@@ -372,7 +316,7 @@ class _Resolver:
             return
         if top in self.written:  # a %%writefile cell writes it when the pipeline runs
             env.provided[top] = "%%writefile"
-            for inner in _imports(self.written[top], f"%%writefile {top}.py"):
+            for inner in imports_in(self.written[top], f"%%writefile {top}.py"):
                 self.resolve(step, inner, folders, env)
             return
         if imp.optional:
@@ -424,7 +368,7 @@ class _Resolver:
                 text = f.read_text()
             except (OSError, UnicodeDecodeError):
                 continue
-            for imp in _imports(text, str(f)):
+            for imp in imports_in(text, str(f)):
                 self.resolve(step, imp, folders, env)
 
     def _add_closure(self, step: str, imp: Import, dist: str, folders: list[Path],

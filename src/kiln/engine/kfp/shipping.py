@@ -77,7 +77,6 @@ class Shipment:
     runtime: Runtime
     code: Shipped | None = None
     wheels: dict[str, Shipped] = field(default_factory=dict)  # canonical name -> wheel
-    store: str | None = None  # where stored objects went
     notes: list[str] = field(default_factory=list)
 
     def plan(self, step: str) -> dict[str, Any]:
@@ -160,9 +159,7 @@ def ship(environment: Environment, *, kiln_package: str | None = None,
             code = stored("code.zip", data)
     wheels = {name: stored(path.name, _read(path, "a local wheel"))
               for name, path in environment.wheels.items()}
-    shipment = Shipment(environment, runtime, code, wheels,
-                        store=getattr(backend, "url", None) if backend else None,
-                        notes=list(environment.notes))
+    shipment = Shipment(environment, runtime, code, wheels)
     if backend is not None and isinstance(backend, LocalBackend):
         shipment.notes.append(
             f"the runtime and code went to the local store {backend.root}: kfp.local on this "
