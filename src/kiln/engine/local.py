@@ -88,8 +88,7 @@ class LocalEngine:
 
     def run(self, spec: PipelineSpec, params: dict[str, Any], options: RunOptions) -> str:
         values = resolve(spec, params)
-        if not pool.started():  # the fork server's preload is fixed once it runs
-            pool.warm(imported_libraries(spec))
+        pool.prepare(imported_libraries(spec))  # usually done already, by api.run
         order = order_steps(spec)
         snapshot = autosnapshot(spec) if options.snapshot is None else options.snapshot
         mounts = RunMounts(self.rt, spec, snapshot)  # an unknown volume fails before the run
