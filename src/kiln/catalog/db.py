@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,15 +12,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
-
+from kiln.catalog.sql import SQLiteConnections, Statements, json_loads, through_sqlalchemy
 from kiln.errors import CatalogError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.orm import Session, sessionmaker
+
+# SQLAlchemy is imported on first use, not here: a run's own records go through catalog.sql,
+# and on SQLite a `kiln run` then never imports it (0.15 s).
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration, from the file names (NNNN_what.py, revision "NNNN"): a constant kept by
@@ -33,22 +34,11 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _json_loads(text: str | bytes | float) -> Any:
-    """JSON columns read through orjson (the stdlib decoder was a third of a run list's
-    time); what orjson refuses (NaN, which the stdlib writes) goes the slow way."""
-    if isinstance(text, int | float):
-        return text  # SQLite keeps a JSON number as a number (the column's numeric affinity)
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        import json
-
-        return json.loads(text)
-
-
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    from sqlalchemy import create_engine, event
+
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
-                           json_deserializer=_json_loads)
+                           json_deserializer=json_loads)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -76,7 +66,9 @@ _WRITE_LOCK = 0x6B696C6E  # "kiln": the advisory lock PostgreSQL writers take (s
 class Catalog:
     """The record store. `with catalog.write() as s:` / `with catalog.read() as s:` give ORM
     sessions; `with catalog.begin() as c:` / `with catalog.connect() as c:` give Core
-    connections, for modules that use only `catalog.tables` and so never import the ORM."""
+    connections, for modules that use only `catalog.tables` and so never import the ORM;
+    `with catalog.sql(write=...) as q:` runs plain SQL text (catalog.sql), for the statements
+    of every run, without importing SQLAlchemy on SQLite."""
 
     def __init__(self, url: str, *, lock_dir: Path | None = None,
                  schema: str | None = None) -> None:
@@ -84,20 +76,45 @@ class Catalog:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.schema = None if self.is_sqlite else schema
+        self._lite: SQLiteConnections | None = None
         if self.is_sqlite:
             db_path = url.split("sqlite:///", 1)[-1]
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-            self._write_engine = _sqlite_engine(url, immediate=True)
-            self._read_engine = _sqlite_engine(url, immediate=False)
+            self._lite = SQLiteConnections(db_path)
             lock_dir = lock_dir or Path(db_path).parent
-        else:
-            self._write_engine = create_engine(url, pool_pre_ping=True,
-                                               json_deserializer=_json_loads)
-            self._read_engine = self._write_engine
-            if self.schema:
-                self._use_schema(self.schema)
+        elif self.schema:
+            self._use_schema(self.schema)
         self._lock_path = (lock_dir / "catalog.lock") if lock_dir else None
         self._migrate()
+
+    @cached_property
+    def _engines(self) -> tuple[Engine, Engine]:
+        """(writer, reader), made on first use."""
+        if self.is_sqlite:
+            return (_sqlite_engine(self.url, immediate=True),
+                    _sqlite_engine(self.url, immediate=False))
+        from sqlalchemy import create_engine
+
+        engine = create_engine(self.url, pool_pre_ping=True, json_deserializer=json_loads)
+        return engine, engine
+
+    @property
+    def _write_engine(self) -> Engine:
+        return self._engines[0]
+
+    @property
+    def _read_engine(self) -> Engine:
+        return self._engines[1]
+
+    @contextmanager
+    def sql(self, *, write: bool = False) -> Iterator[Statements]:
+        """One transaction of plain SQL statements (see catalog.sql), committed on leaving."""
+        if self._lite is not None:
+            with self._lite.transaction(write=write) as q:
+                yield q
+            return
+        with (self.begin() if write else self.connect()) as c, through_sqlalchemy(c) as q:
+            yield q
 
     @cached_property
     def _sessions(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
@@ -107,6 +124,8 @@ class Catalog:
                 sessionmaker(self._read_engine, expire_on_commit=False))
 
     def _one_writer(self, s: Session | Connection) -> None:
+        from sqlalchemy import text
+
         if not self.is_sqlite:
             # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: the catalog's
             # read-then-insert steps (an experiment by name, an artifact by digest, the
@@ -137,6 +156,18 @@ class Catalog:
             yield c
 
     def _current_revision(self) -> str | None:
+        if self._lite is not None:
+            try:
+                with self._lite.transaction(write=False) as q:
+                    found = q.scalar("SELECT version_num FROM alembic_version")
+                return None if found is None else str(found)
+            except sqlite3.OperationalError as e:
+                if "no such table" in str(e):
+                    return None
+                raise
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
         with self._read_engine.connect() as c:
             try:
                 return c.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -146,7 +177,13 @@ class Catalog:
     def _migrate(self) -> None:
         try:
             if self._current_revision() == HEAD_REVISION:
-                return  # the common case costs one query, not an Alembic import
+                return  # the common case: one query, no Alembic (nor SQLAlchemy) import
+        except sqlite3.DatabaseError as e:
+            raise CatalogError(f"cannot open the catalog at {self.url}: {e}",
+                               hint="check KILN_HOME / KILN_DATABASE_URL") from None
+        from sqlalchemy.exc import OperationalError
+
+        try:
             with self._migration_lock():
                 if self._current_revision() != HEAD_REVISION:
                     self._upgrade()
@@ -158,6 +195,8 @@ class Catalog:
     def _migration_lock(self) -> Iterator[None]:
         """Several processes may open a new catalog at once; one migrates, the rest wait.
         On PostgreSQL they may be on several machines: the lock is an advisory lock there."""
+        from sqlalchemy import text
+
         if not self.is_sqlite:
             with self._write_engine.connect() as c:
                 c.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _WRITE_LOCK + 1})
@@ -181,6 +220,7 @@ class Catalog:
     def _upgrade(self) -> None:
         from alembic import command
         from alembic.config import Config
+        from sqlalchemy import create_engine, text
 
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
@@ -198,6 +238,8 @@ class Catalog:
     def _use_schema(self, schema: str) -> None:
         """Every connection looks in `schema` first, so the same tables (and Alembic's version
         table) live once per namespace; the schema is made on first use."""
+        from sqlalchemy import event, text
+
         with self._write_engine.begin() as c:
             c.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
 
@@ -211,10 +253,16 @@ class Catalog:
         self._write_engine.dispose()  # the connection made above predates the listener
 
     def close(self) -> None:
-        self._write_engine.dispose()
-        self._read_engine.dispose()
+        if self._lite is not None:
+            self._lite.close()
+        if "_engines" in self.__dict__:
+            for engine in self._engines:
+                engine.dispose()
 
     def forget_connections(self) -> None:
         """After fork: new connections from here on, the parent's left alone."""
-        self._write_engine.dispose(close=False)
-        self._read_engine.dispose(close=False)
+        if self._lite is not None:
+            self._lite.forget()
+        if "_engines" in self.__dict__:
+            for engine in self._engines:
+                engine.dispose(close=False)

@@ -15,7 +15,7 @@ def resolve_ref(cat: Catalog, ref: str, *, id_col: Any, created_col: Any, noun: 
                 start_hint: str, list_hint: str, name_col: Any = None,
                 ambiguous_hint: str | None = None) -> str:
     """The full id `ref` stands for. `noun` is the record's name ("run", "study")."""
-    with cat.read() as s:
+    with cat.connect() as s:  # Core: no ORM import for a lookup by id
         if ref == "latest":
             found = s.scalar(select(id_col).order_by(created_col.desc(), id_col.desc()).limit(1))
             if found is None:

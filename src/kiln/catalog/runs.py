@@ -1,8 +1,12 @@
-"""Reading and writing run records. The CLI, the Python API and (later) REST all call these."""
+"""Reading and writing run records. The CLI, the Python API and REST all call these.
+
+The statements are plain SQL text run through `Catalog.sql` (see catalog.sql): every run
+writes and reads these records, and on SQLite they then never import SQLAlchemy. Only the
+run list's filter and sort (catalog.search) build their SQL with SQLAlchemy.
+"""
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import secrets
@@ -13,23 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Integer, bindparam, func, select, update
-from sqlalchemy.orm import Session
 
 from kiln.catalog.db import Catalog, now
-from kiln.catalog.refs import resolve_ref
-from kiln.catalog.schema import (
-    Artifact,
-    Event,
-    Experiment,
-    Metric,
-    Run,
-    RunLabel,
-    RunParam,
-    Task,
-    TaskVolume,
-    Visual,
-)
+from kiln.catalog.sql import Json, Statements, timestamp
 from kiln.errors import NotFoundError, UserError
 from kiln.marshal.registry import ArtifactRef
 
@@ -88,11 +78,11 @@ class RunInfo:
         return None
 
     def task(self, step: str) -> TaskInfo:
-        for t in self.tasks:
-            if t.step == step:
-                return t
+        for task in self.tasks:
+            if task.step == step:
+                return task
         raise NotFoundError(f"run {self.id} has no step '{step}'",
-                            hint=f"steps: {', '.join(t.step for t in self.tasks)}")
+                            hint=f"steps: {', '.join(x.step for x in self.tasks)}")
 
     def output(self, step: str, name: str | None = None) -> ArtifactRef:
         """The stored output `name` of `step` (the only one when `name` is None)."""
@@ -129,17 +119,17 @@ class RunInfo:
         if with_tasks:
             d["tasks"] = [
                 {
-                    "step": t.step,
-                    "status": t.status,
-                    "started_at": t.started_at.isoformat() + "Z" if t.started_at else None,
-                    "attempts": t.attempts,
-                    "duration": t.duration,
-                    "cached_from": t.cached_from,
-                    "error": t.error,
-                    "outputs": {k: v.to_dict() for k, v in t.outputs.items()},
-                    "inputs": {k: v.to_dict() for k, v in t.inputs.items()},
+                    "step": task.step,
+                    "status": task.status,
+                    "started_at": task.started_at.isoformat() + "Z" if task.started_at else None,
+                    "attempts": task.attempts,
+                    "duration": task.duration,
+                    "cached_from": task.cached_from,
+                    "error": task.error,
+                    "outputs": {k: v.to_dict() for k, v in task.outputs.items()},
+                    "inputs": {k: v.to_dict() for k, v in task.inputs.items()},
                 }
-                for t in self.tasks
+                for task in self.tasks
             ]
         return d
 
@@ -155,36 +145,52 @@ def create_run(cat: Catalog, *, pipeline: str, experiment: str | None, spec_json
     """Create a run with its parameters and one queued task per step, in one transaction.
     `run_id`: one chosen beforehand (a run started in the background reports it at once)."""
     run_id = run_id or new_run_id()
-    with cat.write() as s:
-        exp_id = _experiment_id(s, experiment) if experiment else None
-        s.add(Run(id=run_id, experiment_id=exp_id, pipeline_name=pipeline, status="running",
-                  created_at=now(), spec_json=spec_json, spec_digest=spec_digest, source=source,
-                  parent_run_id=parent_run_id, host=socket.gethostname(), pid=os.getpid(),
-                  archived=0, pipeline_version_id=pipeline_version_id))
-        s.flush()
-        for name, (ptype, value) in params.items():
-            s.add(RunParam(run_id=run_id, name=name, type=ptype, value=value))
-        for key, value in check_labels(labels or {}).items():
-            s.add(RunLabel(run_id=run_id, key=key, value=value))
-        tasks = [Task(run_id=run_id, step=st, status="queued", attempts=0) for st in steps]
-        s.add_all(tasks)
-        s.flush()
-        return run_id, {t.step: t.id for t in tasks}
+    labels = check_labels(labels or {})
+    with cat.sql(write=True) as q:
+        exp_id = _experiment_id(q, experiment) if experiment else None
+        q.all("INSERT INTO runs (id, experiment_id, pipeline_name, status, created_at, spec_json,"
+              " spec_digest, source, parent_run_id, host, pid, archived, pipeline_version_id)"
+              " VALUES (:id, :exp, :pipeline, 'running', :ts, :spec_json, :spec_digest,"
+              " :source, :parent, :host, :pid, 0, :version)",
+              {"id": run_id, "exp": exp_id, "pipeline": pipeline, "ts": now(),
+               "spec_json": spec_json, "spec_digest": spec_digest, "source": source,
+               "parent": parent_run_id, "host": socket.gethostname(), "pid": os.getpid(),
+               "version": pipeline_version_id})
+        q.many("INSERT INTO run_params (run_id, name, type, value)"
+               " VALUES (:run_id, :name, :type, :value)",
+               [{"run_id": run_id, "name": name, "type": ptype, "value": Json(value)}
+                for name, (ptype, value) in params.items()])
+        q.many("INSERT INTO run_labels (run_id, key, value) VALUES (:run_id, :key, :value)",
+               [{"run_id": run_id, "key": k, "value": v} for k, v in labels.items()])
+        q.many("INSERT INTO tasks (run_id, step, status, attempts)"
+               " VALUES (:run_id, :step, 'queued', 0)",
+               [{"run_id": run_id, "step": st} for st in steps])
+        ids: dict[str, int] = dict(q.all("SELECT step, id FROM tasks WHERE run_id = :id",
+                                         {"id": run_id}))
+        return run_id, {st: ids[st] for st in steps}
 
 
-def _experiment_id(s: Session, name: str) -> int:
-    found = s.scalar(select(Experiment.id).where(Experiment.name == name))
-    if found is not None:
-        return found
-    exp = Experiment(name=name, created_at=now())
-    s.add(exp)
-    s.flush()
-    return exp.id
+def _experiment_id(q: Statements, name: str) -> int:
+    found = q.scalar("SELECT id FROM experiments WHERE name = :name", {"name": name})
+    if found is None:
+        found = q.scalar("INSERT INTO experiments (name, created_at) VALUES (:name, :ts)"
+                         " RETURNING id", {"name": name, "ts": now()})
+    return int(found)
+
+
+# The columns a task's record may be changed in, by set_task's callers.
+_TASK_COLUMNS = frozenset({"status", "attempts", "started_at", "finished_at", "error",
+                           "log_path", "cache_key", "cached_from"})
 
 
 def set_task(cat: Catalog, task_id: int, **values: Any) -> None:
-    with cat.write() as s:
-        s.execute(update(Task).where(Task.id == task_id).values(**values))
+    unknown = set(values) - _TASK_COLUMNS
+    if unknown:
+        raise ValueError(f"tasks have no column {', '.join(sorted(unknown))}")
+    assignments = ", ".join(f"{k} = :{k}" for k in values)
+    with cat.sql(write=True) as q:
+        q.all(f"UPDATE tasks SET {assignments} WHERE id = :task_id",  # noqa: S608 - names checked
+              {**values, "task_id": task_id})
 
 
 def finish_task(cat: Catalog, task_id: int, run_id: str, *, status: str,
@@ -194,35 +200,38 @@ def finish_task(cat: Catalog, task_id: int, run_id: str, *, status: str,
                 visuals: list[dict[str, Any]] | None = None) -> None:
     """Record a finished task whole: status, lineage events, metrics and visuals in one
     transaction."""
-    with cat.write() as s:
-        s.execute(update(Task).where(Task.id == task_id).values(
-            status=status, finished_at=now(), error=error, cache_key=cache_key,
-            cached_from=cached_from))
-        for kind, refs in (("input", inputs), ("output", outputs)):
-            for name, ref in refs.items():
-                s.add(Event(task_id=task_id, artifact_id=_artifact_id(s, ref), kind=kind,
-                            name=name))
-        ts = now()
-        for name, value, step in metrics:
-            s.add(Metric(run_id=run_id, task_id=task_id, name=name, value=float(value),
-                         step=step, created_at=ts))
-        for v in visuals or ():
-            s.add(Visual(run_id=run_id, task_id=task_id, name=v["name"], kind=v["kind"],
-                         data=orjson.dumps(v["data"]).decode(), created_at=ts))
+    ts = now()
+    with cat.sql(write=True) as q:
+        q.all("UPDATE tasks SET status = :status, finished_at = :ts, error = :error,"
+              " cache_key = :key, cached_from = :cached_from WHERE id = :id",
+              {"status": status, "ts": ts, "error": error, "key": cache_key,
+               "cached_from": cached_from, "id": task_id})
+        q.many("INSERT INTO events (task_id, artifact_id, kind, name)"
+               " VALUES (:task_id, :artifact_id, :kind, :name)",
+               [{"task_id": task_id, "artifact_id": _artifact_id(q, ref), "kind": kind,
+                 "name": name}
+                for kind, refs in (("input", inputs), ("output", outputs))
+                for name, ref in refs.items()])
+        q.many("INSERT INTO metrics (run_id, task_id, name, value, step, created_at)"
+               " VALUES (:run_id, :task_id, :name, :value, :step, :ts)",
+               [{"run_id": run_id, "task_id": task_id, "name": name, "value": float(value),
+                 "step": step, "ts": ts} for name, value, step in metrics])
+        q.many("INSERT INTO visuals (run_id, task_id, name, kind, data, created_at)"
+               " VALUES (:run_id, :task_id, :name, :kind, :data, :ts)",
+               [{"run_id": run_id, "task_id": task_id, "name": v["name"], "kind": v["kind"],
+                 "data": orjson.dumps(v["data"]).decode(), "ts": ts} for v in visuals or ()])
 
 
-def _artifact_id(s: Session, ref: ArtifactRef) -> int:
-    q = select(Artifact.id).where(Artifact.digest == ref.digest, Artifact.codec == ref.codec,
-                                  Artifact.codec_version == ref.codec_version,
-                                  Artifact.type_name == ref.type_name)
-    found = s.scalar(q)
-    if found is not None:
-        return found
-    a = Artifact(digest=ref.digest, size=ref.size, codec=ref.codec,
-                 codec_version=ref.codec_version, type_name=ref.type_name, created_at=now())
-    s.add(a)
-    s.flush()
-    return a.id
+def _artifact_id(q: Statements, ref: ArtifactRef) -> int:
+    key = {"digest": ref.digest, "codec": ref.codec, "version": ref.codec_version,
+           "type_name": ref.type_name}
+    found = q.scalar("SELECT id FROM artifacts WHERE digest = :digest AND codec = :codec"
+                     " AND codec_version = :version AND type_name = :type_name LIMIT 1", key)
+    if found is None:
+        found = q.scalar("INSERT INTO artifacts (digest, size, codec, codec_version, type_name,"
+                         " created_at) VALUES (:digest, :size, :codec, :version, :type_name,"
+                         " :ts) RETURNING id", {**key, "size": ref.size, "ts": now()})
+    return int(found)
 
 
 INTERRUPTED = ("interrupted: the process that ran it (pid {pid} on {host}) ended without "
@@ -239,112 +248,141 @@ def _reap(cat: Catalog, infos: list[RunInfo]) -> None:
     from kiln.processes import still_running
 
     here = socket.gethostname()
-    with cat.read() as s:
-        owners = {rid: (host, pid) for rid, host, pid in s.execute(
-            select(Run.id, Run.host, Run.pid).where(Run.id.in_([i.id for i in running]),
-                                                    Run.status == "running"))}
+    with cat.sql() as q:
+        owners = {rid: (host, pid) for rid, host, pid in q.all(
+            "SELECT id, host, pid FROM runs WHERE id IN :ids AND status = 'running'",
+            {"ids": [i.id for i in running]})}
     for info in running:
         host, pid = owners.get(info.id, ("", None))
         since = info.created_at.replace(tzinfo=UTC).timestamp()
         if host != here or pid is None or still_running(pid, since):
             continue
         error = INTERRUPTED.format(pid=pid, host=host)
-        with cat.write() as s:  # only if nothing finished it meanwhile
-            result: Any = s.execute(update(Run).where(Run.id == info.id,
-                                                      Run.status == "running")
-                                    .values(status="failed", finished_at=now(), error=error))
-            done = result.rowcount
+        with cat.sql(write=True) as q:  # only if nothing finished it meanwhile
+            done = q.rowcount("UPDATE runs SET status = 'failed', finished_at = :ts,"
+                              " error = :error WHERE id = :id AND status = 'running'",
+                              {"ts": now(), "error": error, "id": info.id})
             if done:
-                s.execute(update(Task).where(Task.run_id == info.id,
-                                             Task.status.in_(("queued", "running")))
-                          .values(status="failed", finished_at=now(), error="interrupted"))
+                q.all("UPDATE tasks SET status = 'failed', finished_at = :ts,"
+                      " error = 'interrupted' WHERE run_id = :id"
+                      " AND status IN ('queued', 'running')", {"ts": now(), "id": info.id})
         if done:
             info.status, info.error = "failed", error
-            for t in info.tasks:
-                if t.status in ("queued", "running"):
-                    t.status, t.error = "failed", "interrupted"
+            for task in info.tasks:
+                if task.status in ("queued", "running"):
+                    task.status, task.error = "failed", "interrupted"
 
 
 def finish_run(cat: Catalog, run_id: str, status: str, error: str | None = None) -> None:
-    with cat.write() as s:
-        s.execute(update(Run).where(Run.id == run_id).values(
-            status=status, finished_at=now(), error=error))
-        s.execute(update(Task).where(Task.run_id == run_id,
-                                     Task.status.in_(("queued", "running"))).values(
-            status="cancelled" if status == "cancelled" else "skipped", finished_at=now()))
+    ts = now()
+    with cat.sql(write=True) as q:
+        q.all("UPDATE runs SET status = :status, finished_at = :ts, error = :error"
+              " WHERE id = :id", {"status": status, "ts": ts, "error": error, "id": run_id})
+        q.all("UPDATE tasks SET status = :status, finished_at = :ts WHERE run_id = :id"
+              " AND status IN ('queued', 'running')",
+              {"status": "cancelled" if status == "cancelled" else "skipped", "ts": ts,
+               "id": run_id})
 
 
 # --- reading ---------------------------------------------------------------------------
 
+_EVENTS = ("SELECT e.task_id, e.kind, e.name, a.digest, a.size, a.codec, a.codec_version,"
+           " a.type_name FROM events e JOIN artifacts a ON e.artifact_id = a.id")
+
+
+def _events(q: Statements, where: str, params: dict[str, Any]
+            ) -> dict[tuple[int, str], dict[str, ArtifactRef]]:
+    """{(task id, kind): {name: artifact}} of the events `where` selects, in recorded order."""
+    out: dict[tuple[int, str], dict[str, ArtifactRef]] = {}
+    for task_id, kind, name, digest, size, codec, version, type_name in q.all(
+            f"{_EVENTS} WHERE {where} ORDER BY e.id", params):  # noqa: S608 - our own clauses
+        out.setdefault((task_id, kind), {})[name] = ArtifactRef(digest, size, codec, version,
+                                                                type_name)
+    return out
+
 
 def cache_hit(cat: Catalog, cache_key: str) -> tuple[int, dict[str, ArtifactRef]] | None:
     """The newest task that succeeded with this cache key, and its outputs."""
-    with cat.read() as s:
-        task_id = s.scalar(
-            select(Task.id).where(Task.cache_key == cache_key, Task.status == "succeeded")
-            .order_by(Task.id.desc()).limit(1))
+    with cat.sql() as q:
+        task_id = q.scalar("SELECT id FROM tasks WHERE cache_key = :key AND status = 'succeeded'"
+                           " ORDER BY id DESC LIMIT 1", {"key": cache_key})
         if task_id is None:
             return None
-        return task_id, _events(s, task_id, "output")
+        events = _events(q, "e.task_id = :id AND e.kind = 'output'", {"id": task_id})
+        return task_id, events.get((task_id, "output"), {})
 
 
 def task_metrics(cat: Catalog, task_id: int) -> list[tuple[str, float, int | None]]:
     """A task's metric values, in the order they were logged (reused by cache hits)."""
-    with cat.read() as s:
-        rows = s.execute(select(Metric.name, Metric.value, Metric.step)
-                         .where(Metric.task_id == task_id).order_by(Metric.id)).all()
+    with cat.sql() as q:
+        rows = q.all("SELECT name, value, step FROM metrics WHERE task_id = :id ORDER BY id",
+                     {"id": task_id})
     return [(n, v, st) for n, v, st in rows]
 
 
 def task_visuals(cat: Catalog, task_id: int) -> list[dict[str, Any]]:
     """A task's visuals as logged, {name, kind, data} (reused by cache hits)."""
-    with cat.read() as s:
-        rows = s.execute(select(Visual.name, Visual.kind, Visual.data)
-                         .where(Visual.task_id == task_id).order_by(Visual.id)).all()
+    with cat.sql() as q:
+        rows = q.all("SELECT name, kind, data FROM visuals WHERE task_id = :id ORDER BY id",
+                     {"id": task_id})
     return [{"name": n, "kind": k, "data": orjson.loads(d)} for n, k, d in rows]
 
 
 def run_visuals(cat: Catalog, run_id: str) -> list[dict[str, Any]]:
     """Every visual of a run with the step that logged it, in the order logged."""
-    with cat.read() as s:
-        rows = s.execute(select(Visual.name, Visual.kind, Visual.data, Task.step)
-                         .outerjoin(Task, Visual.task_id == Task.id)
-                         .where(Visual.run_id == run_id).order_by(Visual.id)).all()
+    with cat.sql() as q:
+        rows = q.all("SELECT v.name, v.kind, v.data, t.step FROM visuals v"
+                     " LEFT OUTER JOIN tasks t ON v.task_id = t.id"
+                     " WHERE v.run_id = :id ORDER BY v.id", {"id": run_id})
     return [{"name": n, "kind": k, "step": st, "data": orjson.loads(d)} for n, k, d, st in rows]
-
-
-def _events(s: Session, task_id: int, kind: str) -> dict[str, ArtifactRef]:
-    rows = s.execute(
-        select(Event.name, Artifact).join(Artifact, Event.artifact_id == Artifact.id)
-        .where(Event.task_id == task_id, Event.kind == kind)).all()
-    return {name: ArtifactRef(a.digest, a.size, a.codec, a.codec_version, a.type_name)
-            for name, a in rows}
 
 
 def resolve_run_id(cat: Catalog, ref: str) -> str:
     """A full run id, a unique prefix of one, or 'latest'."""
-    return resolve_ref(cat, ref, id_col=Run.id, created_col=Run.created_at, noun="run",
-                       start_hint="start one with `kiln run`",
+    with cat.sql() as q:  # a whole id, as every run prints: no SQLAlchemy for that
+        if q.scalar("SELECT id FROM runs WHERE id = :id", {"id": ref}) is not None:
+            return ref
+    from kiln.catalog import tables
+    from kiln.catalog.refs import resolve_ref
+
+    return resolve_ref(cat, ref, id_col=tables.runs.c.id, created_col=tables.runs.c.created_at,
+                       noun="run", start_hint="start one with `kiln run`",
                        list_hint="list runs with `kiln runs ls`")
+
+
+_RUN_COLUMNS = ("r.id, r.pipeline_name, e.name, r.status, r.created_at, r.finished_at,"
+                " r.source, r.error, r.archived, r.parent_run_id, r.pipeline_version_id")
+
+
+def _run_info(row: tuple[Any, ...]) -> RunInfo:
+    rid, pipe, exp, status, created, finished, source, error, archived, parent, version = row
+    created_at = timestamp(created)
+    assert created_at is not None
+    return RunInfo(rid, pipe, exp, status, created_at, timestamp(finished), source, error,
+                   archived=bool(archived), parent_run_id=parent, pipeline_version_id=version)
 
 
 def get_run(cat: Catalog, ref: str, *, with_events: bool = True) -> RunInfo:
     run_id = resolve_run_id(cat, ref)
-    with cat.read() as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        exp = s.get(Experiment, run.experiment_id) if run.experiment_id else None
-        info = _run_info(run, exp.name if exp else None)
-        info.spec_json = run.spec_json
-        info.params = _params(s, [run_id]).get(run_id, {})
-        info.metrics = _latest_metrics(s, [run_id]).get(run_id, {})
-        info.labels = _labels(s, [run_id]).get(run_id, {})
-        for t in s.scalars(select(Task).where(Task.run_id == run_id).order_by(Task.id)):
-            ti = TaskInfo(t.id, t.step, t.status, t.attempts, t.started_at, t.finished_at,
-                          t.cached_from, t.error, t.log_path)
-            if with_events:
-                ti.outputs = _events(s, t.id, "output")
-                ti.inputs = _events(s, t.id, "input")
+    with cat.sql() as q:
+        row = q.first(f"SELECT {_RUN_COLUMNS}, r.spec_json FROM runs r"  # noqa: S608
+                      " LEFT OUTER JOIN experiments e ON r.experiment_id = e.id"
+                      " WHERE r.id = :id", {"id": run_id})
+        assert row is not None
+        info = _run_info(row[:-1])
+        info.spec_json = row[-1]
+        info.params = _params(q, [run_id]).get(run_id, {})
+        info.metrics = _latest_metrics(q, [run_id]).get(run_id, {})
+        info.labels = _labels(q, [run_id]).get(run_id, {})
+        events = _events(q, "e.task_id IN (SELECT id FROM tasks WHERE run_id = :id)",
+                         {"id": run_id}) if with_events else {}
+        for tid, step, status, attempts, started, finished, cached_from, error, log in q.all(
+                "SELECT id, step, status, attempts, started_at, finished_at, cached_from,"
+                " error, log_path FROM tasks WHERE run_id = :id ORDER BY id", {"id": run_id}):
+            ti = TaskInfo(tid, step, status, attempts, timestamp(started), timestamp(finished),
+                          cached_from, error, log)
+            ti.outputs = events.get((tid, "output"), {})
+            ti.inputs = events.get((tid, "input"), {})
             info.tasks.append(ti)
     _reap(cat, [info])
     return info
@@ -355,46 +393,34 @@ def find_output(cat: Catalog, run: str, step: str, name: str | None = None) -> A
     return get_run(cat, run).output(step, name)
 
 
-def _run_info(run: Run, experiment: str | None) -> RunInfo:
-    return RunInfo(run.id, run.pipeline_name, experiment, run.status, run.created_at,
-                   run.finished_at, run.source, run.error, archived=bool(run.archived),
-                   parent_run_id=run.parent_run_id,
-                   pipeline_version_id=run.pipeline_version_id)
-
-
-# The per-run details of a page of runs, as statements built once: building a select is a
-# good part of a small query's cost in SQLAlchemy, and a run list asks these three each time.
-_IDS: Any = bindparam("ids", expanding=True)
-_LATEST_METRICS = select(Metric.run_id, Metric.name, Metric.value).where(Metric.id.in_(
-    select(func.max(Metric.id)).where(Metric.run_id.in_(_IDS))
-    .group_by(Metric.run_id, Metric.name)))
-# Values through the JSON type (decoded by orjson, see catalog.db): casting to text in SQL
-# lost digits, because SQLite keeps a numeric JSON value as a REAL and prints 15 of them.
-_PARAMS = select(RunParam.run_id, RunParam.name, RunParam.value).where(RunParam.run_id.in_(_IDS))
-_LABELS = select(RunLabel.run_id, RunLabel.key, RunLabel.value).where(RunLabel.run_id.in_(_IDS))
-
-
-def _per_run(s: Session, stmt: Any, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """{run id: {name: value}} from a (run_id, name, value) statement above."""
+def _per_run(q: Statements, sql: str, run_ids: list[str],
+             decode: bool = False) -> dict[str, dict[str, Any]]:
+    """{run id: {name: value}} from a (run_id, name, value) statement over `:ids`."""
     out: dict[str, dict[str, Any]] = {}
     if not run_ids:
         return out
-    for run_id, name, value in s.execute(stmt, {"ids": run_ids}):
-        out.setdefault(run_id, {})[name] = value
+    for run_id, name, value in q.all(sql, {"ids": run_ids}):
+        out.setdefault(run_id, {})[name] = q.load_json(value) if decode else value
     return out
 
 
-def _latest_metrics(s: Session, run_ids: list[str]) -> dict[str, dict[str, float]]:
+def _latest_metrics(q: Statements, run_ids: list[str]) -> dict[str, dict[str, float]]:
     """Each run's metrics, the last value recorded for each name."""
-    return _per_run(s, _LATEST_METRICS, run_ids)
+    return _per_run(q, "SELECT run_id, name, value FROM metrics WHERE id IN"
+                       " (SELECT MAX(id) FROM metrics WHERE run_id IN :ids"
+                       " GROUP BY run_id, name)", run_ids)
 
 
-def _params(s: Session, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-    return _per_run(s, _PARAMS, run_ids)
+def _params(q: Statements, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    # The stored JSON, decoded here: casting to text in SQL lost digits, because SQLite keeps
+    # a numeric JSON value as a REAL and prints 15 of them.
+    return _per_run(q, "SELECT run_id, name, value FROM run_params WHERE run_id IN :ids",
+                    run_ids, decode=True)
 
 
-def _labels(s: Session, run_ids: list[str]) -> dict[str, dict[str, str]]:
-    return _per_run(s, _LABELS, run_ids)
+def _labels(q: Statements, run_ids: list[str]) -> dict[str, dict[str, str]]:
+    return _per_run(q, "SELECT run_id, key, value FROM run_labels WHERE run_id IN :ids",
+                    run_ids)
 
 
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,99}$")
@@ -419,84 +445,54 @@ def set_labels(cat: Catalog, ref: str, labels: dict[str, Any]) -> dict[str, str]
     run_id = resolve_run_id(cat, ref)
     remove = [k for k, v in labels.items() if v is None]
     put = check_labels({k: v for k, v in labels.items() if v is not None})
-    with cat.write() as s:
-        for k in remove:
-            row = s.get(RunLabel, (run_id, k))
-            if row is not None:
-                s.delete(row)
-        for k, v in put.items():
-            s.merge(RunLabel(run_id=run_id, key=k, value=v))
-        s.flush()
-        return _labels(s, [run_id]).get(run_id, {})
+    with cat.sql(write=True) as q:
+        if remove or put:
+            q.all("DELETE FROM run_labels WHERE run_id = :id AND key IN :keys",
+                  {"id": run_id, "keys": remove + list(put)})
+        q.many("INSERT INTO run_labels (run_id, key, value) VALUES (:run_id, :key, :value)",
+               [{"run_id": run_id, "key": k, "value": v} for k, v in put.items()])
+        return _labels(q, [run_id]).get(run_id, {})
 
 
 def set_archived(cat: Catalog, ref: str, archived: bool) -> None:
     """Archived runs leave the lists (unless asked for) and keep everything they hold."""
     run_id = resolve_run_id(cat, ref)
-    with cat.write() as s:
-        s.execute(update(Run).where(Run.id == run_id).values(archived=int(archived)))
+    with cat.sql(write=True) as q:
+        q.all("UPDATE runs SET archived = :archived WHERE id = :id",
+              {"archived": int(archived), "id": run_id})
 
 
 def run_process(cat: Catalog, run_id: str) -> tuple[str, str, int | None]:
     """(status, host, pid) of a run: where to send a cancel."""
-    with cat.read() as s:
-        run = s.get(Run, run_id)
-        if run is None:
-            raise NotFoundError(f"no run '{run_id}'", hint="list runs with `kiln runs ls`")
-        return run.status, run.host, run.pid
+    with cat.sql() as q:
+        row = q.first("SELECT status, host, pid FROM runs WHERE id = :id", {"id": run_id})
+    if row is None:
+        raise NotFoundError(f"no run '{run_id}'", hint="list runs with `kiln runs ls`")
+    return row[0], row[1], row[2]
 
 
 def delete_run(cat: Catalog, ref: str) -> str:
     """Delete a finished run's records (tasks, events, metrics, params, labels). Artifacts it
     made stay while another record references them; `kiln store gc` frees the rest."""
     run_id = resolve_run_id(cat, ref)
-    with cat.write() as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        if run.status not in FINISHED:
-            raise UserError(f"run {run_id} is still {run.status}", where="run",
+    with cat.sql(write=True) as q:
+        status = q.scalar("SELECT status FROM runs WHERE id = :id", {"id": run_id})
+        if status not in FINISHED:
+            raise UserError(f"run {run_id} is still {status}", where="run",
                             hint="cancel it first (`kiln runs cancel`), then delete it")
-        task_ids = select(Task.id).where(Task.run_id == run_id)
         # children first: SQLite enforces ON DELETE CASCADE only with foreign keys turned on.
         # Every metric row carries its run_id, so the run_id delete covers step metrics too.
-        for child, col in ((Event, Event.task_id), (TaskVolume, TaskVolume.task_id)):
-            s.execute(child.__table__.delete().where(col.in_(task_ids)))
-        per_run: tuple[Any, ...] = (Metric, Visual, RunParam, RunLabel, Task)
-        for table in per_run:
-            s.execute(table.__table__.delete().where(table.run_id == run_id))
-        s.delete(run)
+        for child in ("events", "task_volumes"):
+            q.all(f"DELETE FROM {child} WHERE task_id IN"  # noqa: S608 - fixed names
+                  " (SELECT id FROM tasks WHERE run_id = :id)", {"id": run_id})
+        for table in ("metrics", "visuals", "run_params", "run_labels", "tasks"):
+            q.all(f"DELETE FROM {table} WHERE run_id = :id", {"id": run_id})  # noqa: S608
+        q.all("DELETE FROM runs WHERE id = :id", {"id": run_id})
     return run_id
 
 
-_SUMMARY_COLUMNS = (Run.id, Run.pipeline_name, Run.status, Run.created_at, Run.finished_at,
-                    Run.source, Run.error, Run.archived, Run.parent_run_id,
-                    Run.pipeline_version_id)
-
-
-@functools.lru_cache(maxsize=256)
-def _list_query(filter_text: str, sort: str, experiment: bool, status: bool, pipeline: bool,
-                before: bool, archived: bool | None) -> Any:
-    """The run-list statement for one filter and sort, built once: building it (an aliased
-    table per condition, SQLAlchemy's coercions) cost more than SQLite running it. What
-    changes between calls (page, experiment, status, pipeline) is bound at execution."""
-    from kiln.catalog import search
-
-    # Plain columns, not Run entities: no identity map, and spec_json stays on disk.
-    q: Any = (select(*_SUMMARY_COLUMNS, Experiment.name)
-         .outerjoin(Experiment, Run.experiment_id == Experiment.id)
-         .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
-    q = search.order(search.apply(q, search.parse_filter(filter_text)), sort or None)
-    if experiment:
-        q = q.where(Experiment.name == bindparam("experiment"))
-    if status:
-        q = q.where(Run.status == bindparam("status"))
-    if pipeline:
-        q = q.where(Run.pipeline_name == bindparam("pipeline"))
-    if before:
-        q = q.where(Run.id < bindparam("before"))
-    if archived is not None:
-        q = q.where(Run.archived == int(archived))
-    return q
+_LIST_FILTERS = {"experiment": "e.name = :experiment", "status": "r.status = :status",
+                 "pipeline": "r.pipeline_name = :pipeline", "before": "r.id < :before"}
 
 
 def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
@@ -507,54 +503,64 @@ def list_runs(cat: Catalog, *, limit: int = 50, experiment: str | None = None,
     """Newest first unless `sort` (see catalog.search). `before`: only runs older than this
     run id (ids are time-ordered), the keyset page token the REST API hands out; with `sort`
     pages go by `offset`."""
-    q = _list_query(filter_text or "", sort or "", bool(experiment), bool(status),
-                    bool(pipeline), bool(before), archived)
-    values = {"limit": limit, "offset": offset, "experiment": experiment, "status": status,
-              "pipeline": pipeline, "before": before}
-    with cat.read() as s:
-        rows = s.execute(q, {k: v for k, v in values.items() if v is not None}).all()
-        if sort and rows:  # a misspelt sort key would sort nothing: say so
-            from kiln.catalog.search import check_sort
+    from kiln.catalog import search
 
-            check_sort(s, sort)
-        runs = [RunInfo(rid, pipe, exp, status, created, finished, source, error,
-                        archived=bool(archived_), parent_run_id=parent,
-                        pipeline_version_id=version)
-                for (rid, pipe, status, created, finished, source, error, archived_, parent,
-                     version, exp) in rows]
+    clauses = search.Clauses()
+    conditions = search.where(search.parse_filter(filter_text or ""), clauses)
+    given = {"experiment": experiment, "status": status, "pipeline": pipeline,
+             "before": before}
+    conditions += [_LIST_FILTERS[k] for k, v in given.items() if v is not None]
+    if archived is not None:
+        conditions.append(f"r.archived = {int(archived)}")
+    order = search.order(sort or None, clauses)
+    sql = (f"SELECT {_RUN_COLUMNS} FROM runs r"  # noqa: S608 - our own clauses, values bound
+           " LEFT OUTER JOIN experiments e ON r.experiment_id = e.id"
+           + (" WHERE " + " AND ".join(conditions) if conditions else "")
+           + f" ORDER BY {order} LIMIT :limit OFFSET :offset")
+    params = {**clauses.params, **{k: v for k, v in given.items() if v is not None},
+              "limit": limit, "offset": offset}
+    with cat.sql() as q:
+        runs = [_run_info(row) for row in q.all(sql, params)]
+        if sort and runs:  # a misspelt sort key would sort nothing: say so
+            search.check_sort(q, sort)
         ids = [r.id for r in runs]
-        metrics, labels, params = _latest_metrics(s, ids), _labels(s, ids), _params(s, ids)
+        metrics, labels, values = _latest_metrics(q, ids), _labels(q, ids), _params(q, ids)
         for r in runs:
             r.metrics = metrics.get(r.id, {})
             r.labels = labels.get(r.id, {})
-            r.params = params.get(r.id, {})
+            r.params = values.get(r.id, {})
     _reap(cat, runs)
     return runs
 
 
 def metric_series(cat: Catalog, run_id: str) -> list[tuple[str, str | None, float, int | None]]:
     """Every metric value of a run: (name, step name, value, series position)."""
-    with cat.read() as s:
-        rows = s.execute(select(Metric.name, Task.step, Metric.value, Metric.step)
-                         .outerjoin(Task, Metric.task_id == Task.id)
-                         .where(Metric.run_id == run_id).order_by(Metric.id)).all()
+    with cat.sql() as q:
+        rows = q.all("SELECT m.name, t.step, m.value, m.step FROM metrics m"
+                     " LEFT OUTER JOIN tasks t ON m.task_id = t.id"
+                     " WHERE m.run_id = :id ORDER BY m.id", {"id": run_id})
     return [(n, st, v, i) for n, st, v, i in rows]
 
 
 def list_experiments(cat: Catalog) -> list[dict[str, Any]]:
     """Each experiment with its number of runs, the latest run's time and status counts."""
-    with cat.read() as s:
-        rows = s.execute(select(Experiment.name, Experiment.created_at, Run.status, func.count(),
-                                func.max(Run.created_at))
-                         .outerjoin(Run, Run.experiment_id == Experiment.id)
-                         .group_by(Experiment.id, Run.status).order_by(Experiment.name)).all()
+    with cat.sql() as q:
+        rows = q.all("SELECT e.name, e.created_at, r.status, COUNT(*), MAX(r.created_at)"
+                     " FROM experiments e LEFT OUTER JOIN runs r ON r.experiment_id = e.id"
+                     " GROUP BY e.id, r.status ORDER BY e.name")
     out: dict[str, dict[str, Any]] = {}
     for name, created, status, n, last in rows:
-        e = out.setdefault(name, {"name": name, "created_at": created.isoformat() + "Z",
+        e = out.setdefault(name, {"name": name,
+                                  "created_at": _iso(timestamp(created)),
                                   "runs": 0, "statuses": {}, "last_run_at": None})
         if status is not None:
             e["runs"] += n
             e["statuses"][status] = n
-            stamp = last.isoformat() + "Z"
+            stamp = _iso(timestamp(last))
             e["last_run_at"] = max(e["last_run_at"] or stamp, stamp)
     return list(out.values())
+
+
+def _iso(value: datetime | None) -> str:
+    assert value is not None
+    return value.isoformat() + "Z"

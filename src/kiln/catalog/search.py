@@ -4,6 +4,9 @@ this parser; conditions become SQL, so filtering stays in the database at any si
 
 A metric compares its last recorded value; a parameter compares as a number when the value
 given is a number, else as the exact JSON value.
+
+The SQL is written as text for catalog.sql (the runs table as `r`, experiments as `e`), so a
+run list never imports SQLAlchemy; it reads the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,11 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, String, and_, cast, func, select
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql import ColumnElement, Select
-
-from kiln.catalog.schema import Experiment, Metric, Run, RunLabel, RunParam
+from kiln.catalog.sql import Statements
 from kiln.errors import UserError
 
 _OPS = ("<=", ">=", "!=", "=", "<", ">")
@@ -79,76 +78,84 @@ def _value(raw: str) -> Any:
         return raw
 
 
-def _compare(col: Any, op: str, value: Any) -> ColumnElement[bool]:
-    ops: dict[str, ColumnElement[bool]] = {
-        "=": col == value, "!=": col != value, "<": col < value, "<=": col <= value,
-        ">": col > value, ">=": col >= value}
-    return ops[op]
+class Clauses:
+    """SQL conditions with their parameters, named p0, p1, ... in the order made."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return ":" + name
 
 
-def _last_metric(name: str) -> Any:
+def _last_metric(c: Clauses, name: str) -> str:
     """The run's last recorded value of metric `name` (a correlated scalar subquery)."""
-    inner, outer = aliased(Metric), aliased(Metric)  # two uses of one table: keep them apart
-    last_id = (select(func.max(inner.id)).where(inner.run_id == Run.id, inner.name == name)
-               .correlate(Run).scalar_subquery())
-    return select(outer.value).where(outer.id == last_id).correlate(Run).scalar_subquery()
+    return ("(SELECT m2.value FROM metrics m2 WHERE m2.id = (SELECT MAX(m1.id) FROM metrics m1"
+            f" WHERE m1.run_id = r.id AND m1.name = {c.bind(name)}))")
 
 
-def apply(q: Select[Any], conds: list[Condition]) -> Select[Any]:
-    for c in conds:
-        kind, _, name = c.field.partition(".")
+# A parameter's stored JSON as text, and as a number.
+_PARAM_TEXT = "CAST(p.value AS VARCHAR)"
+_PARAM_NUMBER = f"CAST({_PARAM_TEXT} AS FLOAT)"
+
+
+def where(conds: list[Condition], c: Clauses) -> list[str]:
+    """One SQL condition per filter condition, to be joined with AND."""
+    out = []
+    for cond in conds:
+        kind, _, name = cond.field.partition(".")
         if kind == "metrics":
-            q = q.where(_compare(_last_metric(name), c.op, float(c.value)))
+            out.append(f"{_last_metric(c, name)} {cond.op} {c.bind(float(cond.value))}")
         elif kind == "params":
-            text = cast(RunParam.value, String)
-            if isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
-                test = _compare(cast(text, Float), c.op, float(c.value))
+            if isinstance(cond.value, (int, float)) and not isinstance(cond.value, bool):
+                test = f"{_PARAM_NUMBER} {cond.op} {c.bind(float(cond.value))}"
             else:
-                test = _compare(text, c.op, json.dumps(c.value))
-            q = q.where(select(RunParam.run_id).where(
-                and_(RunParam.run_id == Run.id, RunParam.name == name, test)).exists())
+                test = f"{_PARAM_TEXT} {cond.op} {c.bind(json.dumps(cond.value))}"
+            out.append("EXISTS (SELECT 1 FROM run_params p WHERE p.run_id = r.id"
+                       f" AND p.name = {c.bind(name)} AND {test})")
         elif kind == "labels":
-            has = select(RunLabel.run_id).where(RunLabel.run_id == Run.id, RunLabel.key == name,
-                                                RunLabel.value == str(c.value)).exists()
-            q = q.where(has if c.op == "=" else ~has)
-        elif kind == "status":
-            q = q.where(_compare(Run.status, c.op, str(c.value)))
-        elif kind == "pipeline":
-            q = q.where(_compare(Run.pipeline_name, c.op, str(c.value)))
-        elif kind == "experiment":
-            q = q.where(_compare(Experiment.name, c.op, str(c.value)))
-    return q
+            has = ("EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id"
+                   f" AND l.key = {c.bind(name)} AND l.value = {c.bind(str(cond.value))})")
+            out.append(has if cond.op == "=" else f"NOT {has}")
+        else:
+            column = {"status": "r.status", "pipeline": "r.pipeline_name",
+                      "experiment": "e.name"}[kind]
+            out.append(f"{column} {cond.op} {c.bind(str(cond.value))}")
+    return out
 
 
-def check_sort(s: Any, sort: str | None, where: str = "--sort") -> None:
+def check_sort(q: Statements, sort: str | None, where: str = "--sort") -> None:
     """A sort key that no run has (a typo) is an error, not a silently unsorted list."""
     field = (sort or "").lstrip("+-")
-    for prefix, model, what in (("metrics.", Metric, "metric"),
-                                ("params.", RunParam, "parameter")):
+    for prefix, table, what in (("metrics.", "metrics", "metric"),
+                                ("params.", "run_params", "parameter")):
         name = field[len(prefix):] if field.startswith(prefix) else ""
-        if name and s.scalar(select(model.name).where(model.name == name).limit(1)) is None:
+        if name and q.scalar(f"SELECT name FROM {table} WHERE name = :name LIMIT 1",  # noqa: S608
+                             {"name": name}) is None:
             from kiln.catalog.refs import did_you_mean
 
-            known = sorted(s.scalars(select(model.name).distinct().limit(500)))
+            known = sorted(n for (n,) in q.all(f"SELECT DISTINCT name FROM {table} LIMIT 500"))  # noqa: S608
             raise UserError(f"no run has the {what} '{name}' to sort by", where=where,
                             hint=did_you_mean(name, known, "known: " + (", ".join(known[:20])
                                                                        or "none")))
 
 
-def order(q: Select[Any], sort: str | None, where: str = "--sort") -> Select[Any]:
+def order(sort: str | None, c: Clauses, where: str = "--sort") -> str:
     """`-metrics.accuracy` (descending), `created`, `params.lr`; runs lacking it go last."""
     if not sort:
-        return q.order_by(Run.id.desc())
+        return "r.id DESC"
     desc = sort.startswith("-")
     field = sort.lstrip("+-")
     if field in ("created", "id"):
-        col: Any = Run.id
+        col = "r.id"
     elif field.startswith("metrics.") and field[8:]:
-        col = _last_metric(field[8:])
+        col = _last_metric(c, field[8:])
     elif field.startswith("params.") and field[7:]:
-        col = select(cast(cast(RunParam.value, String), Float)).where(
-            RunParam.run_id == Run.id, RunParam.name == field[7:]).scalar_subquery()
+        col = (f"(SELECT {_PARAM_NUMBER} FROM run_params p WHERE p.run_id = r.id"
+               f" AND p.name = {c.bind(field[7:])})")
     else:
         raise UserError(f"cannot sort by '{sort}'", where=where,
                         hint="sort by created, metrics.NAME or params.NAME; '-' for descending")
-    return q.order_by(col.is_(None), col.desc() if desc else col.asc(), Run.id.desc())
+    return f"{col} IS NULL, {col} {'DESC' if desc else 'ASC'}, r.id DESC"

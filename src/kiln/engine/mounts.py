@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kiln.catalog import volumes as records
-from kiln.catalog.volumes import SnapshotInfo
 from kiln.errors import NotFoundError, UserError
 from kiln.runtime import Runtime
 from kiln.spec.model import PipelineSpec, StepSpec
+
+if TYPE_CHECKING:
+    from kiln.catalog.volumes import SnapshotInfo
 
 
 def _new_volumes(spec: PipelineSpec) -> set[str]:
@@ -57,16 +58,23 @@ def autosnapshot(spec: PipelineSpec) -> bool:
 
 class RunMounts:
     def __init__(self, rt: Runtime, spec: PipelineSpec, snapshot: bool) -> None:
-        from kiln.volumes.volumes import root
-
         self.rt = rt
         self.snapshot = snapshot
         names = sorted({v for s in spec.steps for v in s.volumes.values()})
+        self.missing: set[str] = set()
+        self.folders: dict[str, str] = {}
+        self.scratch: set[str] = set()
+        self.latest: dict[str, SnapshotInfo | None] = {}
+        if names:  # only a run that mounts volumes loads their records (and SQLAlchemy)
+            self._find(rt, spec, names)
+
+    def _find(self, rt: Runtime, spec: PipelineSpec, names: list[str]) -> None:
+        from kiln.catalog import volumes as records
+        from kiln.volumes.volumes import root
+
         # A notebook's volume that is not here is left out with a warning: a Kale notebook
         # names its cluster's PVCs, and most of its steps never open them. A function step
         # receives the folder as an argument, so its unknown volume fails here, before the run.
-        self.missing: set[str] = set()
-        self.folders: dict[str, str] = {}
         for n in names:
             try:
                 self.folders[n] = str(root(n, rt=rt))
@@ -85,13 +93,12 @@ class RunMounts:
                 "ahead without them, and a step that opens a path under their mount point "
                 f"fails naming the volume. Bind one with `--volume {first}=VOLUME` (create "
                 "VOLUME with `kiln volume create VOLUME [--path DIR]`)", VolumeWarning,
-                stacklevel=2)
+                stacklevel=3)
         # Kale's `new` volumes are fresh, empty PVCs made for each run that its steps share:
         # a folder of the run's own here (see start), unless bound to a volume.
         self.scratch = new & self.missing
         self.missing -= self.scratch
-        self.latest: dict[str, SnapshotInfo | None] = {
-            n: records.latest_snapshot(rt.catalog, n) for n in self.folders}
+        self.latest = {n: records.latest_snapshot(rt.catalog, n) for n in self.folders}
 
     def __bool__(self) -> bool:
         return bool(self.folders)
