@@ -20,13 +20,16 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# name -> (full arguments, quick arguments, extra environment for quick)
+# label -> (full arguments, quick arguments, extra environment for quick); the label is the
+# script's name, with a word after it when a script runs twice with different data.
 RUNS: dict[str, tuple[list[str], list[str], dict[str, str]]] = {
+    "shell_start.py": (["--repeats", "5"], ["--repeats", "3"], {}),
     "step_overhead.py": (["--repeats", "3"], ["--repeats", "1"], {"KILN_BENCH_STEPS": "20"}),
     "data_passing.py": (["--repeats", "3"], ["--repeats", "1"], {"KILN_BENCH_GB": "0.1"}),
     "kfp_compile.py": (["--repeats", "5"], ["--repeats", "3", "--no-install"], {}),
     "resume.py": (["--repeats", "3"], ["--repeats", "1"], {}),
     "snapshots.py": (["--set", "large"], ["--set", "small", "--gb", "0.1"], {}),
+    "snapshots.py small": (["--set", "small", "--repeats", "3"], ["--set", "tiny"], {}),
     "tuning.py": (["--trials", "30", "--repeats", "3"], ["--trials", "6", "--repeats", "1"], {}),
     "automl.py": (["--budget", "30", "--seeds", "3"],
                   ["--budget", "5", "--seeds", "2", "--datasets", "breast_cancer,diabetes"], {}),
@@ -40,7 +43,7 @@ RUNS: dict[str, tuple[list[str], list[str], dict[str, str]]] = {
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="", help="comma-separated script names")
+    ap.add_argument("--only", default="", help="comma-separated labels (script names)")
     args = ap.parse_args()
     rows: list[dict[str, object]] = []
     failed: list[str] = []
@@ -50,7 +53,8 @@ def main() -> None:
         argv = quick if args.quick else full
         started = time.perf_counter()
         print(f"running {name} {' '.join(argv)}", file=sys.stderr, flush=True)
-        r = subprocess.run([sys.executable, str(HERE / name), *argv], capture_output=True,
+        script = name.split()[0]
+        r = subprocess.run([sys.executable, str(HERE / script), *argv], capture_output=True,
                            text=True, env={**os.environ, **(env if args.quick else {})},
                            cwd=HERE)
         took = time.perf_counter() - started

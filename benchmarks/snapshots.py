@@ -78,14 +78,16 @@ def generate(root: Path, gb: float, rng: np.random.Generator, files: int = 20_00
 
 
 def mutate(root: Path, rng: np.random.Generator) -> int:
-    """Rewrite 1% of the small files and append 16 MB to one array; returns bytes changed."""
+    """Rewrite 1% of the small files (at least one) and append 16 MB (at most a quarter of
+    its size) to one array; returns bytes changed."""
     files = sorted((root / "records").rglob("*.*"))
     changed = 0
-    for p in rng.choice(files, size=len(files) // 100, replace=False):
+    for p in rng.choice(files, size=max(1, len(files) // 100), replace=False):
         data = Path(p).read_bytes()
         Path(p).write_bytes(data[: len(data) // 2] + b"\n#edited\n" + data[len(data) // 2:])
         changed += len(data)
-    extra = rng.standard_normal(4 << 20, dtype=np.float32).tobytes()
+    floats = min(4 << 20, (root / "arrays" / "features0.npy").stat().st_size // 16)
+    extra = rng.standard_normal(floats, dtype=np.float32).tobytes()
     with open(root / "arrays" / "features0.npy", "ab") as f:
         f.write(extra)
     return changed + len(extra)
@@ -114,9 +116,10 @@ def drop_caches() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", choices=("large", "small"), default="large",
+    ap.add_argument("--set", choices=("large", "small", "tiny"), default="large",
                     help="large: 2.2 GB, 20,000 small files; small: 0.25 GB, 2,000 small files "
-                         "(per-command fixed costs decide it)")
+                         "(per-command fixed costs decide it); tiny: 10 MB, 20 small files "
+                         "(only the fixed costs)")
     ap.add_argument("--gb", type=float, default=None, help="override the set's size")
     ap.add_argument("--repeats", type=int, default=1,
                     help="rounds, each with fresh repositories; medians are printed")
@@ -128,8 +131,8 @@ def main() -> None:
     data.mkdir()
     rng = np.random.default_rng(0)
     t = time.perf_counter()
-    gb = args.gb or (2.2 if args.set == "large" else 0.25)
-    size = generate(data, gb, rng, 20_000 if args.set == "large" else 2_000)
+    gb = args.gb or {"large": 2.2, "small": 0.25, "tiny": 0.01}[args.set]
+    size = generate(data, gb, rng, {"large": 20_000, "small": 2_000, "tiny": 20}[args.set])
     print("what each side does: restic encrypts (AES-256) and authenticates every blob, and "
           "fsyncs its files; kilnflow neither encrypts nor authenticates, and fsyncs every pack "
           "and index file and their folders (KILN_UNSAFE_NO_FSYNC "
