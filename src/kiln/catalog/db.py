@@ -27,6 +27,10 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 # hand went stale once, and then every open ran Alembic and older catalogs missed a migration.
 HEAD_REVISION = max(p.name[:4] for p in
                     (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+# A new SQLite catalog is this: the schema Alembic's migrations make, as SQLite stores it,
+# written once per migration (tests/catalog/test_migrations.py checks it and rewrites it).
+# Creating it costs no Alembic or SQLAlchemy import, which was half of a first `kiln run`.
+SQLITE_SCHEMA = _MIGRATIONS / "sqlite_schema.sql"
 
 
 def now() -> datetime:
@@ -175,29 +179,35 @@ class Catalog:
                 return None
 
     def _migrate(self) -> None:
+        hint = "check KILN_HOME / KILN_DATABASE_URL"
         try:
             if self._current_revision() == HEAD_REVISION:
                 return  # the common case: one query, no Alembic (nor SQLAlchemy) import
-        except sqlite3.DatabaseError as e:
-            raise CatalogError(f"cannot open the catalog at {self.url}: {e}",
-                               hint="check KILN_HOME / KILN_DATABASE_URL") from None
-        from sqlalchemy.exc import OperationalError
-
-        try:
             with self._migration_lock():
-                if self._current_revision() != HEAD_REVISION:
-                    self._upgrade()
-        except OperationalError as e:
-            raise CatalogError(f"cannot open the catalog at {self.url}: {e.orig}",
-                               hint="check KILN_HOME / KILN_DATABASE_URL") from None
+                current = self._current_revision()
+                if current == HEAD_REVISION:
+                    return
+                if current is None and self._lite is not None and \
+                        self._lite.create(SQLITE_SCHEMA.read_text()):
+                    return
+                self._upgrade()
+        except sqlite3.DatabaseError as e:
+            raise CatalogError(f"cannot open the catalog at {self.url}: {e}", hint=hint) from None
+        except Exception as e:
+            from sqlalchemy.exc import OperationalError  # loaded already if it raised this
+
+            if isinstance(e, OperationalError):
+                raise CatalogError(f"cannot open the catalog at {self.url}: {e.orig}",
+                                   hint=hint) from None
+            raise
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
         """Several processes may open a new catalog at once; one migrates, the rest wait.
         On PostgreSQL they may be on several machines: the lock is an advisory lock there."""
-        from sqlalchemy import text
-
         if not self.is_sqlite:
+            from sqlalchemy import text
+
             with self._write_engine.connect() as c:
                 c.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _WRITE_LOCK + 1})
                 try:

@@ -217,6 +217,17 @@ class SQLiteConnections:
             raise
         conn.execute("COMMIT")
 
+    def create(self, script: str) -> bool:
+        """Create the schema from `script` (statements separated by blank lines) in one
+        transaction, if the database is empty; False (nothing done) if it is not."""
+        with self.transaction(write=True) as q:
+            if q.scalar("SELECT count(*) FROM sqlite_master"):
+                return False
+            for statement in script.split(";\n\n"):
+                if statement.strip():
+                    q.all(statement)
+        return True
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():

@@ -1,0 +1,262 @@
+CREATE TABLE alembic_version (
+	version_num VARCHAR(32) NOT NULL, 
+	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+);
+
+CREATE TABLE experiments (
+	id INTEGER NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (name)
+);
+
+CREATE TABLE runs (
+	id VARCHAR(32) NOT NULL, 
+	experiment_id INTEGER, 
+	pipeline_name VARCHAR(200) NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	finished_at DATETIME, 
+	spec_json TEXT NOT NULL, 
+	spec_digest VARCHAR(64) NOT NULL, 
+	source VARCHAR(1000) NOT NULL, 
+	parent_run_id VARCHAR(32), 
+	error TEXT, 
+	host VARCHAR(200) NOT NULL, 
+	pid INTEGER, archived INTEGER DEFAULT '0' NOT NULL, pipeline_version_id INTEGER, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(experiment_id) REFERENCES experiments (id)
+);
+
+CREATE INDEX ix_runs_created ON runs (created_at);
+
+CREATE INDEX ix_runs_status ON runs (status);
+
+CREATE TABLE run_params (
+	run_id VARCHAR(32) NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	type VARCHAR(16) NOT NULL, 
+	value JSON, 
+	PRIMARY KEY (run_id, name), 
+	FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
+);
+
+CREATE TABLE tasks (
+	id INTEGER NOT NULL, 
+	run_id VARCHAR(32) NOT NULL, 
+	step VARCHAR(200) NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	cache_key VARCHAR(64), 
+	cached_from INTEGER, 
+	attempts INTEGER NOT NULL, 
+	started_at DATETIME, 
+	finished_at DATETIME, 
+	error TEXT, 
+	log_path VARCHAR(1000), 
+	PRIMARY KEY (id), 
+	UNIQUE (run_id, step), 
+	FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_tasks_cache_key ON tasks (cache_key);
+
+CREATE TABLE artifacts (
+	id INTEGER NOT NULL, 
+	digest VARCHAR(64) NOT NULL, 
+	size BIGINT NOT NULL, 
+	codec VARCHAR(64) NOT NULL, 
+	codec_version INTEGER NOT NULL, 
+	type_name VARCHAR(300) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (digest, codec, codec_version, type_name)
+);
+
+CREATE TABLE events (
+	id INTEGER NOT NULL, 
+	task_id INTEGER NOT NULL, 
+	artifact_id INTEGER NOT NULL, 
+	kind VARCHAR(8) NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(task_id) REFERENCES tasks (id) ON DELETE CASCADE, 
+	FOREIGN KEY(artifact_id) REFERENCES artifacts (id)
+);
+
+CREATE INDEX ix_events_task ON events (task_id);
+
+CREATE INDEX ix_events_artifact ON events (artifact_id);
+
+CREATE TABLE metrics (
+	id INTEGER NOT NULL, 
+	run_id VARCHAR(32) NOT NULL, 
+	task_id INTEGER, 
+	name VARCHAR(200) NOT NULL, 
+	value FLOAT NOT NULL, 
+	step INTEGER, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
+	FOREIGN KEY(task_id) REFERENCES tasks (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_metrics_run ON metrics (run_id, name);
+
+CREATE TABLE services (
+	name VARCHAR(200) NOT NULL, 
+	kind VARCHAR(32) NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	config_json TEXT NOT NULL, 
+	host VARCHAR(200) NOT NULL, 
+	port INTEGER, 
+	pid INTEGER, 
+	log_path VARCHAR(1000) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	updated_at DATETIME NOT NULL, 
+	PRIMARY KEY (name)
+);
+
+CREATE TABLE studies (
+	id VARCHAR(32) NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	kind VARCHAR(16) NOT NULL, 
+	pipeline_name VARCHAR(200) NOT NULL, 
+	source VARCHAR(1000) NOT NULL, 
+	spec_json TEXT NOT NULL, 
+	config_json TEXT NOT NULL, 
+	status VARCHAR(16) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	finished_at DATETIME, 
+	error TEXT, 
+	host VARCHAR(200) NOT NULL, 
+	pid INTEGER, 
+	PRIMARY KEY (id), 
+	UNIQUE (name)
+);
+
+CREATE TABLE trials (
+	id INTEGER NOT NULL, 
+	study_id VARCHAR(32) NOT NULL, 
+	number INTEGER NOT NULL, 
+	state VARCHAR(16) NOT NULL, 
+	params JSON NOT NULL, 
+	value FLOAT, 
+	metrics JSON NOT NULL, 
+	intermediate JSON NOT NULL, 
+	run_id VARCHAR(32), 
+	error TEXT, 
+	started_at DATETIME NOT NULL, 
+	finished_at DATETIME, 
+	PRIMARY KEY (id), 
+	UNIQUE (study_id, number), 
+	FOREIGN KEY(study_id) REFERENCES studies (id) ON DELETE CASCADE
+);
+
+CREATE TABLE volumes (
+	name VARCHAR(200) NOT NULL, 
+	path VARCHAR(1000) NOT NULL, 
+	managed INTEGER NOT NULL, 
+	retention JSON NOT NULL, 
+	schedule JSON NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (name)
+);
+
+CREATE TABLE snapshots (
+	id VARCHAR(64) NOT NULL, 
+	volume VARCHAR(200) NOT NULL, 
+	tree VARCHAR(64) NOT NULL, 
+	parent_id VARCHAR(64), 
+	message TEXT NOT NULL, 
+	tags JSON NOT NULL, 
+	files INTEGER NOT NULL, 
+	size BIGINT NOT NULL, 
+	added BIGINT NOT NULL, 
+	run_id VARCHAR(32), 
+	step VARCHAR(200), 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_snapshots_volume ON snapshots (volume, created_at);
+
+CREATE TABLE task_volumes (
+	task_id INTEGER NOT NULL, 
+	mount VARCHAR(200) NOT NULL, 
+	volume VARCHAR(200) NOT NULL, 
+	snapshot_id VARCHAR(64), 
+	PRIMARY KEY (task_id, mount), 
+	FOREIGN KEY(task_id) REFERENCES tasks (id) ON DELETE CASCADE
+);
+
+CREATE TABLE pipelines (
+	id INTEGER NOT NULL, 
+	name VARCHAR(200) NOT NULL, 
+	description TEXT NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (name)
+);
+
+CREATE TABLE pipeline_versions (
+	id INTEGER NOT NULL, 
+	pipeline_id INTEGER NOT NULL, 
+	number INTEGER NOT NULL, 
+	filename VARCHAR(300) NOT NULL, 
+	entry VARCHAR(200) NOT NULL, 
+	digest VARCHAR(64) NOT NULL, 
+	spec_json TEXT NOT NULL, 
+	spec_digest VARCHAR(64) NOT NULL, 
+	message TEXT NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (pipeline_id, number), 
+	FOREIGN KEY(pipeline_id) REFERENCES pipelines (id) ON DELETE CASCADE
+);
+
+CREATE TABLE run_labels (
+	run_id VARCHAR(32) NOT NULL, 
+	"key" VARCHAR(100) NOT NULL, 
+	value VARCHAR(300) NOT NULL, 
+	PRIMARY KEY (run_id, "key"), 
+	FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_run_labels_key ON run_labels ("key", value);
+
+CREATE TABLE visuals (
+	id INTEGER NOT NULL, 
+	run_id VARCHAR(32) NOT NULL, 
+	task_id INTEGER, 
+	name VARCHAR(200) NOT NULL, 
+	kind VARCHAR(32) NOT NULL, 
+	data TEXT NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
+	FOREIGN KEY(task_id) REFERENCES tasks (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_visuals_run ON visuals (run_id);
+
+CREATE TABLE schedules (
+	id INTEGER NOT NULL, 
+	name VARCHAR(100) NOT NULL, 
+	pipeline VARCHAR(200) NOT NULL, 
+	version INTEGER, 
+	params JSON NOT NULL, 
+	experiment VARCHAR(200), 
+	every INTEGER, 
+	cron VARCHAR(100), 
+	max_concurrency INTEGER NOT NULL, 
+	paused INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	last_started_at DATETIME, 
+	last_run_id VARCHAR(32), 
+	last_error TEXT, 
+	PRIMARY KEY (id), 
+	UNIQUE (name)
+);
+
+INSERT INTO alembic_version (version_num) VALUES ('0006');
