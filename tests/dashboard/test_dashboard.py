@@ -138,14 +138,27 @@ def test_restore_a_snapshot_into_a_new_volume(page, server, tmp_path):
     page.locator("#snapshots li").first.wait_for()
     httpx.put(f"{api}/volumes/data/files/content", params={"path": "model/w.txt"},
               files={"file": ("w.txt", b"version 2, longer")})
+    httpx.put(f"{api}/volumes/data/files/content", params={"path": "notes.txt"},
+              files={"file": ("notes.txt", b"new in the second")})
     page.locator("#snapshot-form input[name=message]").fill("second")
     page.locator("#snapshot-form button").click()
     page.locator("#snapshots li").nth(1).wait_for()
     boxes = page.locator("#snapshots li input[type=checkbox]")
+    # ticked newest first, then oldest, and the other way: the diff reads older -> newer
+    for order in ((0, 1), (1, 0)):
+        for i in order:
+            boxes.nth(i).check()
+        page.locator("#diff-button").click()
+        page.locator("#diff li.change-modified", has_text="model/w.txt").wait_for()
+        assert page.locator("#diff li.change-added", has_text="notes.txt").count() == 1
+        assert page.locator("#diff li.change-removed").count() == 0
+        direction = page.locator("#diff-direction").inner_text()
+        assert direction.index("first") < direction.index("second"), direction
+        for i in order:
+            boxes.nth(i).uncheck()
     boxes.nth(0).check()
     boxes.nth(1).check()
     page.locator("#diff-button").click()
-    page.locator("#diff li.change-modified", has_text="model/w.txt").wait_for()
     shot(page, "snapshots")
     first = httpx.get(f"{api}/volumes/data/snapshots").json()[-1]
     page.locator(f"button[data-restore='{first['id']}']").click()
@@ -287,3 +300,29 @@ def test_a_server_with_a_token_signs_the_dashboard_in_without_putting_it_in_addr
         cookies = context.cookies()
         assert [c["httpOnly"] for c in cookies if c["name"] == "kiln_session"] == [True]
         context.close()
+
+
+def test_clone_with_changes_starts_a_run_and_shows_a_refused_change_beside_the_form(
+        page, server, tmp_path):
+    upload(server, tmp_path)
+    first = httpx.post(f"{server}/api/v1/runs", json={"pipeline": "sums", "params": {"n": 3}},
+                       timeout=60).json()["id"]
+    assert wait_status(server, first) == "succeeded"
+    page.goto(f"/#/runs/{first}")
+    page.locator("#clone").click()
+    form = page.locator("#clone-form form")
+    form.locator("input[name=n]").fill("not a number")
+    form.locator("button[type=submit]").click()
+    error = page.locator("#clone-errors .error")
+    error.wait_for()
+    assert "n" in error.inner_text()
+    assert page.url.endswith(f"#/runs/{first}")  # still here, with what was typed
+    assert form.locator("input[name=n]").input_value() == "not a number"
+    shot(page, "clone-refused")
+    form.locator("input[name=n]").fill("6")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*#/runs/(?!" + first + r")[0-9a-f]+$"))
+    clone = page.url.rsplit("/", 1)[1]
+    assert wait_status(server, clone) == "succeeded"
+    run = httpx.get(f"{server}/api/v1/runs/{clone}").json()
+    assert run["params"]["n"] == 6 and run["parent_run_id"] == first

@@ -102,10 +102,20 @@ export async function runPage(main, query, runId) {
       v.visuals.length ? h("div", { class: "grid visuals" }, v.visuals.map(visual)) : null);
   }
 
+  // Shared by the action buttons and the clone form (which once called a `post` it could not
+  // see). `errorBox`: show a refused request there, beside what the user typed, not in a banner.
+  async function post(path, json, done, errorBox = null) {
+    try {
+      const r = await api(path, { method: "POST", json });
+      if (errorBox) mount(errorBox);
+      done(r);
+    } catch (e) {
+      if (errorBox) mount(errorBox, h("p", { class: "error", role: "alert" }, e.message));
+      else flash(e.message);
+    }
+  }
+
   function actions(run) {
-    const post = async (path, json, done) => {
-      try { const r = await api(path, { method: "POST", json }); done(r); } catch (e) { flash(e.message); }
-    };
     const running = run.status === "running";
     return h("div", { class: "actions" },
       running ? h("button", { class: "danger", id: "cancel", onclick: () => post(`/runs/${run.id}/cancel`, undefined,
@@ -126,6 +136,7 @@ export async function runPage(main, query, runId) {
 
   function cloneForm(run) {
     const box = header.querySelector("#clone-form");
+    const errors = h("div", { id: "clone-errors" });
     const inputs = Object.entries(run.params).map(([k, v]) => h("label", { class: "field" }, h("span", {}, k),
       h("input", { type: "text", name: k, value: typeof v === "string" ? v : JSON.stringify(v) })));
     mount(box, h("form", { class: "card", onsubmit: (e) => {
@@ -137,8 +148,8 @@ export async function runPage(main, query, runId) {
         if ((typeof old === "string" ? old : JSON.stringify(old)) === text) continue;
         params[i.name] = typeof old === "string" ? text : (() => { try { return JSON.parse(text); } catch { return text; } })();
       }
-      post(`/runs/${run.id}/clone`, { params }, (r) => { location.hash = `#/runs/${r.id}`; });
-    } }, inputs, h("button", { class: "primary", type: "submit" }, "Start the clone")));
+      post(`/runs/${run.id}/clone`, { params }, (r) => { location.hash = `#/runs/${r.id}`; }, errors);
+    } }, inputs, errors, h("button", { class: "primary", type: "submit" }, "Start the clone")));
   }
 
   mount(main, header, h("div", { class: "split" }, h("div", {}, dagBox, details), stepBox));

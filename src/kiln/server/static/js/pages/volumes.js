@@ -105,9 +105,16 @@ export async function volumePage(main, query, name) {
         } }, message, h("button", { type: "submit", class: "primary" }, "Take snapshot")),
         h("div", { class: "actions" }, h("button", { id: "diff-button", onclick: async () => {
           if (selected.length !== 2) return flash("Tick two snapshots to compare them.");
-          const [a, b] = selected;
-          const d = await api(`/snapshots/${a}/diff/${b}`);
-          mount(diffBox, h("h2", {}, `${d.added} added, ${d.removed} removed, ${d.modified} modified`),
+          // Always older -> newer, whatever order the boxes were ticked in (ids break a tie).
+          const [a, b] = selected.map((id) => snaps.find((s) => s.id === id))
+            .sort((x, y) => x.created_at.localeCompare(y.created_at) || x.id.localeCompare(y.id));
+          let d;
+          try { d = await api(`/snapshots/${a.id}/diff/${b.id}`); }
+          catch (err) { mount(diffBox, h("p", { class: "error", role: "alert" }, err.message)); return; }
+          mount(diffBox, h("p", { class: "muted", id: "diff-direction" },
+              `From ${a.id.slice(0, 12)} (${when(a.created_at)}`, a.message ? `, “${a.message}”` : "",
+              `) to the newer ${b.id.slice(0, 12)} (${when(b.created_at)}`, b.message ? `, “${b.message}”` : "", ")"),
+            h("h2", {}, `${d.added} added, ${d.removed} removed, ${d.modified} modified`),
             h("ul", {}, d.changes.map((c) => h("li", { class: `change-${c.kind}` },
               `${c.kind} ${c.path} `, h("span", { class: "muted" }, `${bytes(c.size_before)} → ${bytes(c.size_after)}`)))));
         } }, "Diff selected")),
