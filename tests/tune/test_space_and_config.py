@@ -170,3 +170,30 @@ def test_python_space_shorthand() -> None:
     assert [p for p in params if p.name == "c"][0].log
     with pytest.raises(SpecError, match="space\\['x'\\] is 3"):
         from_python({"x": 3})
+
+
+def test_a_list_of_two_numbers_is_refused_not_guessed_and_the_written_forms_work(tmp_path) -> None:
+    """`lr: [0.001, 0.5]` in a --space file once became a choice of two values silently."""
+    for bad in ({"lr": [0.001, 0.5]}, {"n": [1, 5]}):
+        with pytest.raises(SpecError, match="a range or a choice of two values") as e:
+            from_python(bad)
+        assert e.value.where == f"space.{next(iter(bad))}"
+        assert "{min: A, max: B}" in (e.value.hint or "")
+    (lr,) = from_python({"lr": {"min": 0.001, "max": 0.5, "log": True}})
+    assert (lr.type, lr.min, lr.max, lr.log) == ("double", 0.001, 0.5, True)
+    (n,) = from_python({"n": {"min": 1, "max": 5, "step": 2}})
+    assert n.type == "int" and n.grid() == [1, 3, 5]
+    (two,) = from_python({"lr": {"choices": [0.001, 0.5]}})
+    assert two.type == "discrete" and two.values == [0.001, 0.5]
+    (opt,) = from_python({"opt": ["adam", "sgd"]})  # two words are no range: still a choice
+    assert opt.type == "categorical" and opt.values == ["adam", "sgd"]
+    with pytest.raises(SpecError, match="needs min and max"):
+        from_python({"lr": {"min": 0.1}})
+    with pytest.raises(SpecError, match="not typo"):
+        from_python({"lr": {"min": 0.1, "max": 1.0, "typo": 3}})
+    with pytest.raises(SpecError, match="choices must be a non-empty list"):
+        from_python({"lr": {"choices": []}})
+    f = tmp_path / "space.yaml"
+    f.write_text("lr: [0.001, 0.5]\n")
+    with pytest.raises(SpecError, match="a range or a choice"):
+        from_python(cfgmod.load_space(f))

@@ -170,8 +170,44 @@ def _discrete(v: Any, name: str, where: str) -> int | float:
     return f
 
 
+_RANGE_HINT = ("a range: (min, max) in Python, or {min: A, max: B} (with log: true or step: S "
+               "if wanted); a choice among values: {choices: [A, B]}")
+
+
+def _shorthand(name: str, v: Any) -> dict[str, Any] | None:
+    """{min, max[, step][, log]} or {choices: [...]}: the forms a YAML file can write."""
+    if "choices" in v:
+        extra = set(v) - {"choices"}
+        if extra or not isinstance(v["choices"], list) or not v["choices"]:
+            raise SpecError(f"space['{name}']: choices must be a non-empty list, alone",
+                            where=f"space.{name}", hint=_RANGE_HINT)
+        numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                      for x in v["choices"])
+        return {"name": name, "parameterType": "discrete" if numeric else "categorical",
+                "feasibleSpace": {"list": v["choices"]}}
+    if "min" in v or "max" in v:
+        extra = set(v) - {"min", "max", "step", "log"}
+        if extra or "min" not in v or "max" not in v:
+            raise SpecError(f"space['{name}']: a range needs min and max (and at most step "
+                            f"and log){'; not ' + ', '.join(sorted(extra)) if extra else ''}",
+                            where=f"space.{name}", hint=_RANGE_HINT)
+        bounds = (v["min"], v["max"])
+        kind = "int" if all(isinstance(x, int) and not isinstance(x, bool)
+                            for x in bounds) else "double"
+        feasible: dict[str, Any] = {"min": v["min"], "max": v["max"]}
+        if "step" in v:
+            feasible["step"] = v["step"]
+        out: dict[str, Any] = {"name": name, "parameterType": kind, "feasibleSpace": feasible}
+        if v.get("log"):
+            out["feasibleSpace"]["distribution"] = "logUniform"
+        return out
+    return None
+
+
 def from_python(space: Any) -> list[Parameter]:
-    """`kiln.tune(space=...)`: Katib's list, or {name: (lo, hi) | range | [choices] | dict}."""
+    """`kiln.tune(space=...)` and `kiln tune --space FILE`: Katib's list, or {name: (lo, hi) |
+    {min, max[, step][, log]} | {choices: [...]} | range | [3+ choices] | Katib's dict}.
+    A list of exactly two numbers is refused: it reads as a range as easily as a choice."""
     if isinstance(space, list):
         return parse_katib(space, "space")
     if not isinstance(space, dict) or not space:
@@ -186,14 +222,18 @@ def from_python(space: Any) -> list[Parameter]:
             items.append({"name": name, "parameterType": "discrete",
                           "feasibleSpace": {"list": list(v)}})
         elif isinstance(v, list):
+            if len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                   for x in v):
+                raise SpecError(f"space['{name}'] is {v!r}: a range or a choice of two values?",
+                                where=f"space.{name}", hint="write it as " + _RANGE_HINT)
             items.append({"name": name, "parameterType": "categorical",
                           "feasibleSpace": {"list": v}})
         elif isinstance(v, dict):
-            items.append({"name": name, **v})
+            items.append(_shorthand(name, v) or {"name": name, **v})
         else:
             raise SpecError(f"space['{name}'] is {v!r}", where=f"space.{name}",
-                            hint="use (min, max), range(...), a list of choices, or a dict "
-                                 "with parameterType and feasibleSpace")
+                            hint="use " + _RANGE_HINT + "; or range(...), or a dict with "
+                                 "parameterType and feasibleSpace as Katib writes it")
     return parse_katib(items, "space")
 
 
