@@ -210,3 +210,42 @@ def test_the_best_runs_model_serves(write) -> None:
     assert list(pred.ravel()) == list(study.best_run.output("train").predict(
         [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]))
     assert Path(study.best_run.info.source).name == "iris.py:iris"
+
+
+def test_the_summary_names_the_progress_lines_best_trial_and_a_serve_command_that_works(
+        write, tmp_path) -> None:
+    """Accuracy rounded to two digits: trials tie, and both the live line and the summary
+    must pick the same one (the earliest); the printed `kiln serve` carries the real step
+    and output names. The space is a file in the shorthand a YAML user writes."""
+    write("iris.py", '''
+        import kiln
+
+        @kiln.step
+        def train(c: float):
+            from sklearn.datasets import load_iris
+            from sklearn.linear_model import LogisticRegression
+            x, y = load_iris(return_X_y=True)
+            model = LogisticRegression(C=c, max_iter=500).fit(x, y)
+            kiln.log_metric("accuracy", round(float(model.score(x, y)), 2))
+            return model
+
+        @kiln.pipeline(name="iris")
+        def iris(c: float = 1.0):
+            train(c)
+    ''')
+    (tmp_path / "space.yaml").write_text("c: {min: 0.5, max: 2.0, log: true}\n")
+    r = run_cli("tune", "iris.py:iris", "--space", "space.yaml", "-m", "accuracy", "--trials",
+                "6", "--parallel", "2", "--seed", "0", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = " ".join(r.stdout.split())  # the live line may wrap
+    live = out.rsplit("(trial ", 1)[1].split(")")[0]
+    summary = out.split("best: trial ", 1)[1].split(",")[0]
+    assert live == summary
+    serve = [line for line in r.stdout.splitlines() if line.startswith("serve its model: ")]
+    assert len(serve) == 1 and serve[0].endswith("/train/output"), r.stdout
+    ref = serve[0].split("kiln serve ", 1)[1]
+    with kiln.serve(ref, name="iris-best") as service:
+        assert len(service.predict([[5.1, 3.5, 1.4, 0.2]]).ravel()) == 1
+    (tmp_path / "two.yaml").write_text("c: [0.5, 2.0]\n")
+    r = run_cli("tune", "iris.py:iris", "--space", "two.yaml", "-m", "accuracy", cwd=tmp_path)
+    assert r.returncode != 0 and "a range or a choice of two values" in r.stdout + r.stderr

@@ -81,8 +81,9 @@ class StudyInfo:
         done = [t for t in self.trials if t.state == "complete" and t.value is not None]
         if not done:
             return None
-        pick = max if self.direction == "maximize" else min
-        return pick(done, key=lambda t: t.value)  # type: ignore[arg-type,return-value]
+        # the best value; on a tie the earliest trial, as the live progress counts it
+        sign = 1.0 if self.direction == "maximize" else -1.0
+        return max(done, key=lambda t: (sign * (t.value or 0.0), -t.number))
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(TRIAL_STATES, 0)

@@ -31,8 +31,9 @@ def start(
     config: Path = typer.Option(None, "--config", "-c",
                                 help="YAML/JSON with katib_metadata's shape or a Katib "
                                      "Experiment (default: the notebook's katib_metadata)."),
-    space: Path = typer.Option(None, "--space", help="YAML/JSON list of Katib parameters, "
-                                                     "or {name: {parameterType, feasibleSpace}}."),
+    space: Path = typer.Option(None, "--space", help="YAML/JSON: Katib's parameters list, or "
+                               "{name: {min: A, max: B} (step, log: true optional) | "
+                               "{choices: [...]} | {parameterType, feasibleSpace}}."),
     metric: str = typer.Option(None, "--metric", "-m", help="The objective metric's name."),
     direction: str = typer.Option(None, "--direction", help="maximize or minimize."),
     trials: int = typer.Option(None, "--trials", "-n", min=1, help="maxTrialCount."),
@@ -95,6 +96,18 @@ def start(
         raise typer.Exit(status.RUN_FAILED)
 
 
+def _models_of(run_id: str | None) -> list[str]:
+    """The best run's outputs that kiln serve can load, as STEP/NAME (none: nothing to say)."""
+    if not run_id:
+        return []
+    from kiln.catalog.runs import get_run
+    from kiln.runtime import Runtime
+    from kiln.serving.loading import model_outputs
+
+    run = get_run(Runtime.open().catalog, run_id)
+    return model_outputs({t.step: t.outputs for t in run.tasks})
+
+
 def _print_best(console: Any, info: Any) -> None:
     best = info.best()
     style = "green" if info.status == "succeeded" else "red"
@@ -103,8 +116,9 @@ def _print_best(console: Any, info: Any) -> None:
         params = ", ".join(f"{k}={v}" for k, v in best.params.items())
         console.print(f"best: trial {best.number}, {info.metric} = {best.value:.6g} with {params}",
                       markup=False)
-        console.print(f"best run: kiln runs show {best.run_id}   "
-                      f"serve its model: kiln serve {best.run_id}/STEP/OUTPUT")
+        console.print(f"best run: kiln runs show {best.run_id}")
+        for model in _models_of(best.run_id):
+            console.print(f"serve its model: kiln serve {best.run_id}/{model}")
     console.print(f"details: kiln tune show {info.name}")
 
 

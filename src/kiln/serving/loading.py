@@ -71,6 +71,17 @@ def _artifact(text: str, run: str, step: str, name: str) -> ModelSource:
     return ModelSource(text, "artifact", rt.store.local_path(ref.digest), ref)
 
 
+# Libraries whose objects `kiln serve` loads by their type (serving.predictors).
+_MODEL_LIBRARIES = ("sklearn", "xgboost", "lightgbm", "torch", "catboost")
+
+
+def model_outputs(outputs: dict[str, dict[str, ArtifactRef]]) -> list[str]:
+    """`STEP/NAME` of the outputs that hold a model kiln serve can load, from {step: {name:
+    artifact}} in step order: the ones whose type comes from a model library."""
+    return [f"{step}/{name}" for step, named in outputs.items() for name, ref in named.items()
+            if ref.type_name.split(".")[0] in _MODEL_LIBRARIES]
+
+
 def load(source: ModelSource | str) -> Predictor:
     """Load a model and wrap it in its predictor; any failure is a ModelError with the reason."""
     src = resolve(source) if isinstance(source, str) else source

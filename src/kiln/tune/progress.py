@@ -56,8 +56,11 @@ class StudyObserver:
     def _consider(self, state: str, value: float | None, number: int) -> None:
         if state != "complete" or value is None:
             return
+        # the best value; on a tie the earliest trial, whatever order trials finished in, as
+        # the study's own record picks it (StudyInfo.best), so both name the same trial
         if self.best is None or (self.objective is not None
-                                 and self.objective.better(value, self.best[0])):
+                                 and self.objective.better(value, self.best[0])) or \
+                (value == self.best[0] and number < self.best[1]):
             self.best = (value, number)
 
     def counts(self) -> dict[str, int]:
