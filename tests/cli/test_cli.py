@@ -158,3 +158,39 @@ def test_output_targets_are_respected_and_missing_folders_are_clear(module, tmp_
     link.symlink_to(real)
     assert run_cli("artifacts", "get", "latest", "double", "output", "-o", str(link)).returncode == 0
     assert link.is_symlink() and json.loads(real.read_text()) == 4
+
+
+def test_piped_listings_are_not_cut_at_80_columns_and_artifacts_ls_has_json(module, tmp_path):
+    """`kiln ... ls | grep` once got names cut to fit 80 columns; and every list command has
+    --json (`kiln artifacts ls` lacked it)."""
+    import json as jsonlib
+    import subprocess
+    import sys
+
+    long_name = "a-pipeline-whose-name-is-long-enough-to-overflow-eighty-columns-on-its-own"
+    module(f"""
+        import kiln
+
+        @kiln.step
+        def make() -> dict:
+            return {{"rows": 3}}
+
+        @kiln.pipeline(name="{long_name}")
+        def p() -> None:
+            make()
+    """, name="longname")
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+
+    def kiln_cli(*args: str) -> str:
+        r = subprocess.run([sys.executable, "-m", "kiln.cli", *args], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)  # stdout is a pipe
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    kiln_cli("run", "longname.py:p", "-q")
+    listing = kiln_cli("runs", "ls")
+    assert long_name in listing
+    assert max(len(line) for line in listing.splitlines()) > 80
+    items = jsonlib.loads(kiln_cli("artifacts", "ls", "latest", "--json"))
+    assert [(a["step"], a["name"], a["codec"]) for a in items] == [("make", "output", "json")]
+    assert len(items[0]["digest"]) == 64

@@ -35,7 +35,6 @@ def print_listing(items: Sequence[Any], *, as_json: bool, columns: Sequence[str]
     if as_json:
         print_json([x if isinstance(x, dict) else x.to_dict() for x in items])
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(show_edge=False)
@@ -43,7 +42,7 @@ def print_listing(items: Sequence[Any], *, as_json: bool, columns: Sequence[str]
         table.add_column(col)
     for x in items:
         table.add_row(*row(x))
-    Console().print(table if items else empty)
+    console().print(table if items else empty)
 
 
 @contextmanager
@@ -90,10 +89,16 @@ def folder_size(path: str) -> int:
 
 def console(*, stderr: bool = False) -> Any:
     """The CLI's Rich console: no emoji codes (`step:a:b` stays as written) and no guessing
-    at highlights; markup only where our own strings use it, with user text through lit()."""
+    at highlights; markup only where our own strings use it, with user text through lit().
+    Piped or redirected (no terminal, no COLUMNS), nothing is cut or wrapped at 80 columns:
+    a table is as wide as its longest values, for grep and for the next program."""
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, emoji=False, highlight=False)
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and not os.environ.get("COLUMNS")
+    return Console(stderr=stderr, emoji=False, highlight=False, width=100_000 if wide else None)
 
 
 def lit(value: object) -> str:

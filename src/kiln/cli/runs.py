@@ -163,19 +163,18 @@ def _remote_log(client: Client, run_id: str, states: dict[str, str], step: str) 
 
 
 @artifacts_app.command("ls")
-def artifacts_ls(run: str = typer.Argument(..., help="Run id, prefix or 'latest'.")) -> None:
+def artifacts_ls(run: str = typer.Argument(..., help="Run id, prefix or 'latest'."),
+                 as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+                 ) -> None:
     """List a run's step outputs."""
-    from rich.table import Table
-
     info = _get_run(run)
-    table = Table(show_edge=False)
-    for col in ("step", "name", "type", "codec", "size", "digest"):
-        table.add_column(col)
-    for t in info["tasks"]:
-        for name, a in t["outputs"].items():
-            table.add_row(t["step"], name, a["type_name"], a["codec"], human_size(a["size"]),
-                          a["digest"][:12])
-    output.console().print(table)
+    items = [{"run": info["id"], "step": t["step"], "name": name, **a}
+             for t in info["tasks"] for name, a in t["outputs"].items()]
+    output.print_listing(
+        items, as_json=as_json, columns=("step", "name", "type", "codec", "size", "digest"),
+        row=lambda a: (a["step"], a["name"], a["type_name"], a["codec"], human_size(a["size"]),
+                       a["digest"][:12]),
+        empty=f"run {info['id']} stored no outputs")
 
 
 @artifacts_app.command("get")
