@@ -1,7 +1,7 @@
 // Building DOM without a framework: h("a", {href}, "text"), and the formats every page uses.
 export function h(tag, attrs, ...children) {
   const el = document.createElementNS(
-    ["svg", "g", "rect", "text", "path", "line", "circle", "title", "polyline"].includes(tag)
+    ["svg", "g", "rect", "text", "path", "line", "circle", "title", "polyline", "defs", "marker"].includes(tag)
       ? "http://www.w3.org/2000/svg" : "http://www.w3.org/1999/xhtml", tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
@@ -59,6 +59,12 @@ export function flash(message, ok = false) {
   el.hidden = false;
   clearTimeout(flash.timer);
   flash.timer = setTimeout(() => { el.hidden = true; }, ok ? 4000 : 12000);
+}
+
+export function clearFlash() {
+  const el = document.getElementById("flash");
+  if (el) el.hidden = true;
+  clearTimeout(flash.timer);
 }
 
 export function table(headers, rows, attrs = {}) {

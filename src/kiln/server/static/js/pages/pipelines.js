@@ -67,6 +67,8 @@ export async function pipelinePage(main, query, name) {
     h("span", {}, `${prm.name} (${prm.type})`), paramInput(prm)));
   const experiment = h("input", { type: "text", name: "experiment", placeholder: v.spec.experiment || "experiment (optional)" });
   const labels = h("input", { type: "text", name: "labels", placeholder: "team=vision, purpose=test" });
+  const runName = h("input", { type: "text", name: "run-name", placeholder: "made up when empty, e.g. brisk-otter-417" });
+  const problem = h("div", { id: "run-form-errors" });
   const form = h("form", { id: "run-form", class: "card", onsubmit: async (e) => {
     e.preventDefault();
     const params = {};
@@ -80,18 +82,23 @@ export async function pipelinePage(main, query, name) {
     button.disabled = true;
     try {
       const run = await api("/runs", { method: "POST", json: { pipeline: name, version: number, params,
-        experiment: experiment.value || null, labels: lab } });
+        experiment: experiment.value || null, labels: lab, name: runName.value.trim() || null } });
       location.hash = `#/runs/${run.id}`;
-    } catch (err) { flash(err.message); button.disabled = false; }
+    } catch (err) {
+      // beside the form, where the user can fix what they typed
+      mount(problem, h("p", { class: "error", role: "alert" }, err.message));
+      button.disabled = false;
+    }
   } }, h("h2", {}, `Run version ${number}`), fields.length ? fields : h("p", { class: "muted" }, "No parameters."),
   h("label", { class: "field" }, h("span", {}, "Experiment"), experiment),
   h("label", { class: "field" }, h("span", {}, "Labels"), labels),
+  h("label", { class: "field" }, h("span", {}, "Run name"), runName), problem,
   h("button", { class: "primary", type: "submit", id: "start-run" }, "Start run"));
   mount(main, h("h1", {}, `Pipeline ${p.name}`),
     p.description ? h("p", { class: "muted" }, p.description) : null,
     h("div", { class: "split" },
       h("div", {},
-        h("div", { class: "card" }, h("h2", {}, `Version ${number} · ${v.filename}`), drawDag(v.graph)),
+        h("div", { class: "card" }, h("h2", {}, `Version ${number} · ${v.filename}`), drawDag(v.graph, {}, { available: main.clientWidth / 2 - 60 })),
         h("div", { class: "card" }, h("h2", {}, "Versions"), h("ul", { class: "timeline" }, p.all_versions.map((x) =>
           h("li", {}, x.number === number ? h("b", {}, `v${x.number}`) :
             link(`#/pipelines/${encodeURIComponent(name)}?v=${x.number}`, `v${x.number}`),
