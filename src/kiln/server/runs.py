@@ -3,6 +3,7 @@ clone, resume, label, archive and delete."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -59,22 +60,35 @@ def lineage(ref: str, rt: Runtime = Depends(runtime)) -> FastJSON:
 
 @router.get("/runs/{run_id}", response_class=FastJSON)
 def get_run(run_id: str, rt: Runtime = Depends(runtime)) -> FastJSON:
-    """The run with its tasks, and its graph (nodes and edges) for drawing."""
+    """The run with its tasks, its graph (nodes and edges) for drawing, and the study it is a
+    trial of (or null)."""
     import json
 
     from kiln.catalog.pipelines import graph
+    from kiln.catalog.studies import study_of_run
 
     info = records.get_run(rt.catalog, run_id)
-    return FastJSON({**info.to_dict(), "graph": graph(json.loads(info.spec_json or "{}"))})
+    return FastJSON({**info.to_dict(), "graph": graph(json.loads(info.spec_json or "{}")),
+                     "study": study_of_run(rt.catalog, info.id)})
 
 
 @router.get("/runs/{run_id}/metrics")
 def metrics(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     """Every recorded value: {name: [{step, value, index}]} (series have an index)."""
+    from kiln.sdk.context import read_metrics_file
+
     out: dict[str, list[dict[str, Any]]] = {}
-    for name, step, value, index in records.metric_series(
-            rt.catalog, records.resolve_run_id(rt.catalog, run_id)):
+    run = records.get_run(rt.catalog, run_id, with_events=False)
+    for name, step, value, index in records.metric_series(rt.catalog, run.id):
         out.setdefault(name, []).append({"step": step, "value": value, "index": index})
+    # A running step's values reach the catalog when it ends; until then they are in the
+    # file the step appends to (one line per value), so charts move while it runs.
+    for task in run.tasks:
+        if task.status == "running" and task.log_path:
+            path = Path(task.log_path).with_name("metrics.jsonl")
+            for name, value, index in read_metrics_file(path):
+                out.setdefault(name, []).append({"step": task.step, "value": value,
+                                                 "index": index, "live": True})
     return {"metrics": out}
 
 
@@ -114,11 +128,13 @@ PREVIEW_LIMIT = 256 << 20  # the value is loaded into the server to preview it
 class Changes(BaseModel):
     params: dict[str, Any] = Field({}, description="Parameters to change; the rest are kept.")
     labels: dict[str, str] = {}
+    name: str | None = Field(None, description="The new run's name (default: made up).")
 
 
 class ResumeFrom(BaseModel):
     from_step: str
     params: dict[str, Any] = {}
+    name: str | None = Field(None, description="The new run's name (default: made up).")
 
 
 class Update(BaseModel):
@@ -147,7 +163,7 @@ def retry(run_id: str, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
 def clone(run_id: str, body: Changes, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     from kiln.engine import launch
 
-    new = launch.clone(run_id, body.params, labels=body.labels, rt=rt)
+    new = launch.clone(run_id, body.params, labels=body.labels, rt=rt, name=body.name)
     return records.get_run(rt.catalog, new).to_dict()
 
 
@@ -156,7 +172,7 @@ def resume(run_id: str, body: ResumeFrom, rt: Runtime = Depends(runtime)) -> dic
     """Re-run `from_step` and what follows it, reusing everything upstream."""
     from kiln.engine import launch
 
-    new = launch.resume(run_id, body.from_step, body.params, rt=rt)
+    new = launch.resume(run_id, body.from_step, body.params, rt=rt, name=body.name)
     return records.get_run(rt.catalog, new).to_dict()
 
 

@@ -14,7 +14,8 @@ export class ApiError extends Error {
     const e = (body && body.error) || {};
     const parts = [e.message || `request failed (${status})`];
     if (e.where) parts.push(`(${e.where})`);
-    if (e.hint) parts.push(`— ${e.hint}`);
+    // A hint naming a command is for the terminal; the page offers its own way instead.
+    if (e.hint && !/`kiln |\bkiln [a-z]+ [a-z-]+/.test(e.hint)) parts.push(`— ${e.hint}`);
     super(parts.join(" "));
     this.status = status;
     this.body = e;

@@ -1,7 +1,7 @@
 // Hash routes (#/runs/ID) to page modules; each page renders into <main> and may return a
 // stop function (for its live polling) that runs when the user leaves it.
 import { api, namespace, setNamespace } from "./api.js";
-import { flash, mount, h } from "./dom.js";
+import { clearFlash, flash, mount, h } from "./dom.js";
 import { home } from "./pages/home.js";
 import { runsPage } from "./pages/runs.js";
 import { runPage } from "./pages/run.js";
@@ -11,6 +11,8 @@ import { experimentsPage } from "./pages/experiments.js";
 import { volumesPage, volumePage } from "./pages/volumes.js";
 import { schedulesPage } from "./pages/schedules.js";
 import { notebooksPage } from "./pages/notebooks.js";
+import { studiesPage, studyPage } from "./pages/studies.js";
+import { servicesPage } from "./pages/services.js";
 
 const ROUTES = [
   [/^\/$/, home],
@@ -24,12 +26,16 @@ const ROUTES = [
   [/^\/volumes\/([^/]+)$/, volumePage],
   [/^\/schedules$/, schedulesPage],
   [/^\/notebooks$/, notebooksPage],
+  [/^\/studies$/, studiesPage],
+  [/^\/studies\/([^/]+)$/, studyPage],
+  [/^\/services$/, servicesPage],
 ];
 
 let stop = null;
 
 async function route() {
   if (stop) { stop(); stop = null; }
+  clearFlash();  // a message belongs to the page it was about
   const [path, qs] = (location.hash.slice(1) || "/").split("?");
   const query = Object.fromEntries(new URLSearchParams(qs || ""));
   const main = document.getElementById("page");
@@ -42,8 +48,10 @@ async function route() {
     try {
       stop = (await page(main, query, ...m.slice(1).map(decodeURIComponent))) || null;
     } catch (e) {
-      mount(main, h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message));
-      flash(e.message);
+      // once, where it happened: the page's own place, not a banner as well
+      mount(main, h("h1", {}, "This page cannot be shown"),
+        h("p", { class: "error", role: "alert" }, e.message),
+        h("p", {}, h("a", { href: "javascript:history.back()" }, "Back"), " · ", h("a", { href: "#/" }, "Home")));
     }
     return;
   }

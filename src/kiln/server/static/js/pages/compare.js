@@ -13,7 +13,7 @@ export async function comparePage(main, query) {
       cells.map((v) => h("td", { class: "num" }, num(v))));
   });
   const head = h("thead", {}, h("tr", {}, h("th", {}, ""), runs.map((id) =>
-    h("th", {}, link(`#/runs/${id}`, id.slice(-8))))));
+    h("th", {}, link(`#/runs/${id}`, id, { class: "mono" })))));
   const series = await Promise.all(runs.map((id) => api(`/runs/${id}/metrics`)));
   const names = [...new Set(series.flatMap((s) => Object.keys(seriesOf(s.metrics))))];
   mount(main, h("h1", {}, `Comparing ${runs.length} runs`),
@@ -21,6 +21,6 @@ export async function comparePage(main, query) {
     h("h2", {}, "Metrics"), h("table", { id: "compare-metrics" }, head.cloneNode(true), h("tbody", {}, rowsOf("metrics"))),
     names.length ? h("h2", {}, "Series") : null,
     h("div", { class: "grid" }, names.map((name) => lineChart(
-      runs.map((id, i) => ({ label: id.slice(-8), points: seriesOf(series[i].metrics)[name] || [] })),
+      runs.map((id, i) => ({ label: id, points: seriesOf(series[i].metrics)[name] || [] })),
       { title: name }))));
 }

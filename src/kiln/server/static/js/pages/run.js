@@ -6,6 +6,11 @@ import { drawDag } from "../dag.js";
 import { lineChart, seriesOf } from "../chart.js";
 import { htmlFrame, visual } from "../visuals.js";
 
+// seconds a running task has run so far (the server's clock stamped its start)
+function elapsed(task) {
+  return task.started_at ? Math.max(0, (Date.now() - Date.parse(task.started_at)) / 1000) : null;
+}
+
 export async function runPage(main, query, runId) {
   let selected = query.step || null;
   let logOffset = 0, logStep = null, timer = null, stopped = false;
@@ -19,21 +24,34 @@ export async function runPage(main, query, runId) {
   const header = h("div", {});
   const details = h("div", {});
 
+  let dagView = null;
+  const select = (step) => { selected = step; logOffset = 0; logStep = null; refresh(); };
+
   async function refresh() {
     const run = await api(`/runs/${runId}`);
     const states = Object.fromEntries(run.tasks.map((t) => [t.step, {
       status: t.status, cached: t.cached_from !== null && t.status !== "failed",
-      duration: seconds(t.duration) }]));
-    mount(header, h("h1", {}, `Run `, h("span", { class: "mono" }, run.id), " ", badge(run.status)),
+      duration: seconds(t.status === "running" ? elapsed(t) : t.duration) }]));
+    // open the step worth looking at: the failed one, else the running one, else the first
+    const failed = run.tasks.find((t) => t.status === "failed");
+    if (!selected && run.tasks.length) {
+      selected = (failed || run.tasks.find((t) => t.status === "running") || run.tasks[0]).step;
+    }
+    mount(header, h("h1", {}, `Run `, run.name ? h("span", { class: "run-name" }, run.name, " ") : "",
+      h("span", { class: "mono run-id" }, run.id), " ", badge(run.status)),
       h("p", { class: "muted" }, `${run.pipeline}`, run.experiment ? ` · experiment ${run.experiment}` : "",
         ` · started ${when(run.created_at)}`, run.duration !== null ? ` · took ${seconds(run.duration)}` : "",
-        run.parent_run_id ? h("span", {}, " · from ", link(`#/runs/${run.parent_run_id}`, run.parent_run_id)) : ""),
-      run.error ? h("p", { class: "flash" }, run.error) : null,
+        run.parent_run_id ? h("span", {}, " · from ", link(`#/runs/${run.parent_run_id}`, run.parent_run_id)) : "",
+        run.study ? h("span", {}, ` · trial ${run.study.trial} of study `,
+          link(`#/studies/${encodeURIComponent(run.study.name)}`, run.study.name, { id: "study-link" })) : ""),
+      run.error ? h("p", { class: "run-error", role: "alert" }, failed
+        ? h("a", { href: "#", id: "failed-step", onclick: (e) => { e.preventDefault(); select(failed.step); } },
+          `Step ${failed.step} failed: `, run.error)
+        : run.error) : null,
       actions(run));
-    mount(dagBox, h("h2", {}, "Graph"), drawDag(run.graph, states, { selected, onSelect: (s) => {
-      selected = s; logOffset = 0; logStep = null; refresh();
-    } }));
-    if (!selected && run.tasks.length) selected = (run.tasks.find((t) => t.status === "running") || run.tasks[0]).step;
+    dagView = drawDag(run.graph, states, { selected, onSelect: select, view: dagView,
+      available: dagBox.clientWidth - 32 });
+    if (!dagBox.contains(dagView)) mount(dagBox, h("h2", {}, "Graph"), dagView);
     const task = run.tasks.find((t) => t.step === selected);
     if (task) await showStep(run, task);
     if (!details.dataset.done || run.status === "running") await showDetails(run);
@@ -60,7 +78,8 @@ export async function runPage(main, query, runId) {
         h("a", { href: apiUrl(`/runs/${run.id}/steps/${encodeURIComponent(task.step)}/outputs/${encodeURIComponent(name)}`) }, "Download"),
       ] : "")));
     mount(stepInfo, h("h2", {}, `Step ${task.step} `, badge(task.cached_from !== null && task.status !== "failed" ? "cached" : task.status)),
-      h("p", { class: "muted" }, `attempts ${task.attempts}`, task.duration !== null ? ` · ${seconds(task.duration)}` : ""),
+      h("p", { class: "muted" }, `attempts ${task.attempts}`, task.duration !== null ? ` · ${seconds(task.duration)}` : "",
+        task.status === "running" ? h("span", { class: "elapsed" }, ` · running for ${seconds(elapsed(task))}`) : ""),
       task.error ? h("pre", { class: "logs" }, task.error) : null,
       Object.keys(task.inputs).length ? [h("h2", {}, "Inputs"), table(["Name", "Type", "Size", ""], io("input", task.inputs))] : null,
       Object.keys(task.outputs).length ? [h("h2", {}, "Outputs"), table(["Name", "Type", "Size", ""], io("output", task.outputs))] : null);
@@ -87,6 +106,11 @@ export async function runPage(main, query, runId) {
 
   async function showDetails(run) {
     const [m, v] = await Promise.all([api(`/runs/${run.id}/metrics`), api(`/runs/${run.id}/visuals`)]);
+    // a running step's values come from the step itself (marked live) until it ends
+    const latest = { ...run.metrics };
+    for (const [name, values] of Object.entries(m.metrics)) {
+      if (values.some((v) => v.live)) latest[name] = values[values.length - 1].value;
+    }
     const charts = Object.entries(seriesOf(m.metrics)).map(([name, pts]) =>
       lineChart([{ label: name, points: pts }], { title: name }));
     mount(details,
@@ -94,7 +118,7 @@ export async function runPage(main, query, runId) {
         h("div", { class: "card" }, h("h2", {}, "Parameters"),
           table(["Name", "Value"], Object.entries(run.params).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", { class: "num" }, num(v)))))),
         h("div", { class: "card" }, h("h2", {}, "Metrics"),
-          table(["Name", "Value"], Object.entries(run.metrics).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", { class: "num" }, num(v)))))),
+          table(["Name", "Value"], Object.entries(latest).map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", { class: "num" }, num(v)))))),
         h("div", { class: "card" }, h("h2", {}, "Labels"),
           Object.keys(run.labels).length ? Object.entries(run.labels).map(([k, v]) => h("span", { class: "tag" }, `${k}=${v}`))
             : h("span", { class: "muted" }, "none"))),

@@ -7,13 +7,14 @@ export function runsTable(runs, { selectable = false, selected = new Set() } = {
   const metricNames = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].slice(0, 4);
   return h("table", { class: "runs" },
     h("thead", {}, h("tr", {}, selectable ? h("th", {}, "") : null,
-      ["Run", "Pipeline", "Experiment", "Status", "Started", "Duration", ...metricNames, "Labels"]
+      ["Run", "Name", "Pipeline", "Experiment", "Status", "Started", "Duration", ...metricNames, "Labels"]
         .map((x) => h("th", {}, x)))),
     h("tbody", {}, runs.map((r) => h("tr", { "data-run": r.id },
       selectable ? h("td", {}, h("input", { type: "checkbox", "data-select": r.id,
         checked: selected.has(r.id),
         onchange: (e) => (e.target.checked ? selected.add(r.id) : selected.delete(r.id)) })) : null,
       h("td", { class: "mono" }, link(`#/runs/${r.id}`, r.id)),
+      h("td", {}, r.name ? link(`#/runs/${r.id}`, r.name) : ""),
       h("td", {}, r.pipeline),
       h("td", {}, r.experiment || ""),
       h("td", {}, badge(r.status)),
@@ -34,8 +35,16 @@ export async function runsPage(main, query) {
       ...(archived.checked && { archived: "true" }), ...extra });
     location.hash = `#/runs?${q}`;
   };
-  const page = await api("/runs", { query: { limit: 25, filter: query.filter, sort: query.sort,
-    archived: query.archived, before: query.before, offset: query.offset } });
+  let page, problem = null;
+  try {
+    page = await api("/runs", { query: { limit: 25, filter: query.filter, sort: query.sort,
+      archived: query.archived, before: query.before, offset: query.offset } });
+  } catch (e) {
+    if (e.status !== 400 && e.status !== 422) throw e;
+    // a filter or sort the server refused: say so under the boxes, keeping what was typed
+    page = { runs: [], next: null };
+    problem = h("p", { class: "error", role: "alert", id: "filter-error" }, e.message);
+  }
   const compare = h("button", { class: "primary", id: "compare", onclick: () => {
     if (selected.size < 2) return alert("Select two or more runs to compare.");
     location.hash = `#/compare?ids=${[...selected].join(",")}`;
@@ -45,7 +54,7 @@ export async function runsPage(main, query) {
   mount(main,
     h("h1", {}, "Runs"),
     h("form", { class: "inline card", onsubmit: (e) => { e.preventDefault(); go(); } },
-      filter, sort, h("label", {}, archived, " archived"), h("button", { type: "submit" }, "Apply")),
+      filter, sort, h("label", {}, archived, " archived"), h("button", { type: "submit" }, "Apply"), problem),
     h("div", { class: "actions" }, compare),
     runsTable(page.runs, { selectable: true, selected }),
     h("div", { class: "pager" }, (query.before || query.offset) ? link("#/runs", "← First page") : null, next));

@@ -60,7 +60,7 @@ export async function volumePage(main, query, name) {
     h("span", { class: "mono" }, s.id.slice(0, 12)), " ",
     h("b", {}, s.message || ""), " ", (s.tags || []).map((t) => h("span", { class: "tag" }, t)),
     h("span", { class: "muted" }, ` ${when(s.created_at)} · ${s.files} files · ${bytes(s.size)} · +${bytes(s.added)}`),
-    s.run ? h("span", {}, " · ", link(`#/runs/${s.run}`, `run ${s.run.slice(-8)}`)) : null, " ",
+    s.run ? h("span", {}, " · ", link(`#/runs/${s.run}`, `run ${s.run}`)) : null, " ",
     h("button", { "data-restore": s.id, onclick: () => restoreForm(s) }, "Restore…"))));
 
   function restoreForm(s) {
