@@ -203,6 +203,14 @@ def get_study(cat: Catalog, ref: str) -> StudyInfo:
     return info
 
 
+def study_of_run(cat: Catalog, run_id: str) -> dict[str, Any] | None:
+    """The study a run is a trial of, as {"name", "id", "trial"}; None for other runs."""
+    with cat.sql() as q:
+        row = q.first("SELECT s.name, s.id, t.number FROM trials t JOIN studies s"
+                      " ON t.study_id = s.id WHERE t.run_id = :id", {"id": run_id})
+    return None if row is None else {"name": row[0], "id": row[1], "trial": row[2]}
+
+
 def list_studies(cat: Catalog, *, limit: int = 50, kind: str | None = None) -> list[StudyInfo]:
     with cat.read() as s:
         q = select(Study).order_by(Study.created_at.desc(), Study.id.desc()).limit(limit)

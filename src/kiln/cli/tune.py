@@ -97,15 +97,10 @@ def start(
 
 
 def _models_of(run_id: str | None) -> list[str]:
-    """The best run's outputs that kiln serve can load, as STEP/NAME (none: nothing to say)."""
-    if not run_id:
-        return []
-    from kiln.catalog.runs import get_run
     from kiln.runtime import Runtime
-    from kiln.serving.loading import model_outputs
+    from kiln.serving.loading import models_of_run
 
-    run = get_run(Runtime.open().catalog, run_id)
-    return model_outputs({t.step: t.outputs for t in run.tasks})
+    return models_of_run(Runtime.open().catalog, run_id)
 
 
 def _print_best(console: Any, info: Any) -> None:

@@ -25,7 +25,7 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
                token: str | None = None) -> FastAPI:
     """`scheduler`: also take scheduled snapshots and start recurring runs, in a thread.
     `token`: require it on every API request (kiln.server.auth)."""
-    from kiln.server import notebooks, pipelines, runs, schedules, volumes
+    from kiln.server import notebooks, pipelines, runs, schedules, services, studies, volumes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,6 +89,8 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
     app.include_router(volumes.router, prefix="/api/v1")
     app.include_router(schedules.router, prefix="/api/v1")
     app.include_router(notebooks.router, prefix="/api/v1")
+    app.include_router(studies.router, prefix="/api/v1")
+    app.include_router(services.router, prefix="/api/v1")
     _dashboard(app)
     if token:
         from kiln.server.auth import TokenAuth

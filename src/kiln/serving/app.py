@@ -8,6 +8,7 @@ objects and pydantic models cost more than the model call for small models.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,6 +42,9 @@ class InferenceApp:
         self.repo = Repository(config)
         self.repo.apply(config)
         self._metrics = metrics()
+        # A managed service logs every request (`kiln serve logs`, the dashboard's log); a
+        # foreground server leaves its terminal to the user.
+        self._access_log = config.service is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,6 +68,13 @@ class InferenceApp:
             status, payload, headers = 500, protocol.error_body(
                 f"{type(e).__name__}: {e}"), {}
         await _send(send, status, payload, headers)
+        if self._access_log and model:  # requests to models; not probes or /metrics polls
+            took = (time.perf_counter() - t0) * 1000
+            detail = ""
+            if status >= 400:
+                detail = " " + payload[:200].decode(errors="replace")
+            sys.stdout.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {scope['method']} "
+                             f"{scope['path']} {status} {took:.1f}ms{detail}\n")
         if model:
             # Label values only for models this server has: every unknown name in a URL would
             # otherwise become a new time series, and /metrics would grow without bound.

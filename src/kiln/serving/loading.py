@@ -62,11 +62,22 @@ def resolve(text: str) -> ModelSource:
              "`kiln serve predictor.py:Model`")
 
 
-def _artifact(text: str, run: str, step: str, name: str) -> ModelSource:
+def resolve_artifact(text: str, rt: Any = None) -> ModelSource:
+    """Only RUN/STEP/OUTPUT, in `rt`'s namespace: what a REST caller may serve (a file path
+    or a `file.py:Class` would let it read or run any file of the server's machine)."""
+    parts = text.split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ModelError(f"'{text}' is not RUN/STEP/OUTPUT", where="model",
+                         hint="e.g. 054d182d/train/model: a run's id, the step and its output")
+    run, step, name = parts
+    return _artifact(text, run, step, name, rt=rt)
+
+
+def _artifact(text: str, run: str, step: str, name: str, rt: Any = None) -> ModelSource:
     from kiln.catalog.runs import find_output
     from kiln.runtime import Runtime
 
-    rt = Runtime.open()
+    rt = rt or Runtime.open()
     ref = find_output(rt.catalog, run, step, name)
     return ModelSource(text, "artifact", rt.store.local_path(ref.digest), ref)
 
@@ -80,6 +91,17 @@ def model_outputs(outputs: dict[str, dict[str, ArtifactRef]]) -> list[str]:
     artifact}} in step order: the ones whose type comes from a model library."""
     return [f"{step}/{name}" for step, named in outputs.items() for name, ref in named.items()
             if ref.type_name.split(".")[0] in _MODEL_LIBRARIES]
+
+
+def models_of_run(cat: Any, run_id: str | None) -> list[str]:
+    """`STEP/NAME` of a run's outputs that kiln serve can load (none for no run); with the
+    run's id in front they are what `kiln serve` takes."""
+    if not run_id:
+        return []
+    from kiln.catalog.runs import get_run
+
+    run = get_run(cat, run_id)  # with its events: they hold the outputs
+    return model_outputs({t.step: t.outputs for t in run.tasks})
 
 
 def load(source: ModelSource | str) -> Predictor:

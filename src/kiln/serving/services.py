@@ -7,11 +7,14 @@ until the new version answers ready (and undo the change if it never does).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,10 +64,24 @@ def _describe(source: Any) -> str | None:
     return None if source is None else str(source)
 
 
+# The namespace's runtime to act in: the default home's unless a caller (the REST API, which
+# serves several namespaces) says otherwise for the duration of a request.
+_using: ContextVar[Any] = ContextVar("kiln_services_runtime", default=None)
+
+
+@contextlib.contextmanager
+def using(rt: Any) -> Iterator[None]:
+    token = _using.set(rt)
+    try:
+        yield
+    finally:
+        _using.reset(token)
+
+
 def _runtime() -> Any:
     from kiln.runtime import Runtime
 
-    return Runtime.open()
+    return _using.get() or Runtime.open()
 
 
 def _info(rec: Record) -> ServiceInfo:
@@ -225,8 +242,10 @@ def _serves(info: ServiceInfo, workers: int, mc: ModelConfig) -> bool:
     return True
 
 
-def request_count(info: ServiceInfo) -> int | None:
-    """Requests served so far, from the server's Prometheus metrics."""
+def server_metrics(info: ServiceInfo) -> dict[str, dict[str, float]] | None:
+    """Per model, from the server's own Prometheus /metrics: requests, errors (status 4xx and
+    5xx), and the latency histogram's count and sum (mean latency) with its p50 and p99
+    bucket bounds. None when the server does not answer."""
     if info.status != "running":
         return None
     try:
@@ -234,8 +253,38 @@ def request_count(info: ServiceInfo) -> int | None:
             text = r.read().decode()
     except OSError:
         return None
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("kiln_inference_requests_total{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, dict[str, float]] = {}
+    buckets: dict[str, list[tuple[float, float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            model = sample.labels.get("model")
+            if model is None:
+                continue
+            m = out.setdefault(model, {"requests": 0.0, "errors": 0.0, "latency_count": 0.0,
+                                       "latency_sum": 0.0})
+            if sample.name == "kiln_inference_requests_total":
+                m["requests"] += sample.value
+                if sample.labels.get("code", "200")[:1] in ("4", "5"):
+                    m["errors"] += sample.value
+            elif sample.name == "kiln_inference_request_duration_seconds_count":
+                m["latency_count"] += sample.value
+            elif sample.name == "kiln_inference_request_duration_seconds_sum":
+                m["latency_sum"] += sample.value
+            elif sample.name == "kiln_inference_request_duration_seconds_bucket":
+                buckets.setdefault(model, []).append((float(sample.labels["le"]), sample.value))
+    for model, bs in buckets.items():
+        bs.sort()
+        total = bs[-1][1] if bs else 0.0
+        for q in (0.5, 0.99):
+            bound = next((le for le, n in bs if total and n >= q * total), None)
+            if bound is not None:  # -1: above the largest bucket
+                out[model][f"p{round(q * 100)}_le"] = bound if bound != float("inf") else -1.0
+    return out
+
+
+def request_count(info: ServiceInfo) -> int | None:
+    """Requests served so far, from the server's Prometheus metrics."""
+    per_model = server_metrics(info)
+    return None if per_model is None else int(sum(m["requests"] for m in per_model.values()))
