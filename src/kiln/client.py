@@ -144,18 +144,19 @@ class Client:
 
     def start_run(self, pipeline: str, *, version: int | None = None,
                   params: dict[str, Any] | None = None, experiment: str | None = None,
-                  labels: dict[str, str] | None = None) -> dict[str, Any]:
+                  labels: dict[str, str] | None = None,
+                  name: str | None = None) -> dict[str, Any]:
         """Start a run of an uploaded pipeline on the server; returns it once recorded."""
         result: dict[str, Any] = self._json("POST", "/runs", json={
             "pipeline": pipeline, "version": version, "params": params or {},
-            "experiment": experiment, "labels": labels or {}})
+            "experiment": experiment, "labels": labels or {}, "name": name})
         return result
 
-    def resume(self, ref: str, from_step: str,
-               params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def resume(self, ref: str, from_step: str, params: dict[str, Any] | None = None,
+               name: str | None = None) -> dict[str, Any]:
         result: dict[str, Any] = self._json("POST", f"/runs/{ref}/resume",
                                             json={"from_step": from_step,
-                                                  "params": params or {}})
+                                                  "params": params or {}, "name": name})
         return result
 
     def wait(self, ref: str, *, interval: float = 0.5, timeout: float | None = None,

@@ -40,6 +40,13 @@ RULES: dict[str, NameRule] = {
     "schedule": NameRule(
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"), "'{name}' is not a schedule name",
         "letters, digits, '.', '_' and '-', at most 100, e.g. nightly-train", where="name"),
+    # a run's readable name: it resolves like an id, so it must not be all hex digits (which
+    # would shadow id prefixes); it starts with a letter
+    "run": NameRule(
+        re.compile(r"^(?![0-9a-fA-F]+$)[A-Za-z][A-Za-z0-9_.\-]{0,99}$"),
+        "'{name}' is not a run name",
+        "letters, digits, '.', '_' and '-', starting with a letter, at most 100, and not only "
+        "hex digits (those read as a run id), e.g. baseline-lr-0.1", where="--name"),
     "pipeline": NameRule(
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"),
         "'{name}' is not a valid pipeline name",
@@ -58,3 +65,25 @@ def check_name(kind: str, name: object, *, what: str | None = None) -> str:
         raise UserError(rule.message.format(name=name, what=what or f"{kind} name"),
                         where=rule.where, hint=rule.hint)
     return name
+
+
+# Made-up run names (`brisk-otter-417`): easier to say and tell apart than hex ids, as MLflow's
+# generated run names are. 48 × 48 × 900 ≈ 2 million.
+_ADJECTIVES = ("amber", "bold", "brisk", "calm", "clever", "crisp", "dapper", "eager", "fair",
+               "fleet", "gentle", "glad", "grand", "hardy", "jolly", "keen", "lively", "lucid",
+               "merry", "mild", "neat", "nimble", "noble", "plucky", "polite", "proud", "quick",
+               "quiet", "rapid", "ready", "rosy", "rustic", "sage", "sharp", "shy", "silver",
+               "sleek", "snug", "solid", "spry", "steady", "sunny", "swift", "tidy", "vivid",
+               "warm", "wise", "witty")
+_NOUNS = ("badger", "bear", "beaver", "bison", "crane", "deer", "dolphin", "eagle", "falcon",
+          "ferret", "finch", "fox", "gecko", "goose", "hare", "hawk", "heron", "ibis", "jay",
+          "koala", "lark", "lemur", "lion", "lynx", "marten", "mole", "moose", "newt", "otter",
+          "owl", "panda", "puffin", "quail", "raven", "robin", "seal", "shark", "sloth", "swan",
+          "tapir", "tiger", "toad", "trout", "viper", "walrus", "whale", "wolf", "yak")
+
+
+def made_up_run_name() -> str:
+    import secrets
+
+    return (f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-"
+            f"{secrets.randbelow(900) + 100}")

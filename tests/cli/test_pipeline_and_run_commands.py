@@ -38,6 +38,14 @@ def test_upload_versions_and_list(kiln_home, module):
     assert bad.returncode != 0 and "nope" in bad.stderr
     missing = run_cli("pipeline", "upload", "missing.py")
     assert missing.returncode != 0 and "no such file" in missing.stderr
+    # module.py:function, as kiln run takes it
+    r = run_cli("pipeline", "upload", f"{path}:waits")
+    assert r.returncode == 0, r.stderr
+    assert "pipeline waits version 3" in r.stdout
+    clash = run_cli("pipeline", "upload", f"{path}:waits", "--entry", "other")
+    assert clash.returncode != 0 and "--entry" in clash.stderr
+    gone = run_cli("pipeline", "upload", "missing.py:waits")
+    assert gone.returncode != 0 and "no such file: missing.py" in gone.stderr
 
 
 def test_label_filter_archive_and_delete(kiln_home, module):
@@ -85,3 +93,32 @@ def test_cancel_a_run_from_another_terminal(kiln_home, module):
     assert again.returncode != 0 and "already cancelled" in again.stderr
     deleted = run_cli("runs", "rm", runs[0]["id"])
     assert deleted.returncode == 0
+
+
+def test_runs_have_readable_names_that_resolve_like_ids(kiln_home, module):
+    path = module(PIPE, name="waits")
+    r = run_cli("run", f"{path}:waits", "-q", "--name", "baseline-0.1")
+    assert r.returncode == 0, r.stderr
+    assert "(baseline-0.1) succeeded" in r.stdout
+    assert run_cli("run", f"{path}:waits", "-q").returncode == 0
+    runs = json.loads(run_cli("runs", "ls", "--json").stdout)
+    made_up, named = runs[0], runs[1]
+    assert named["name"] == "baseline-0.1"
+    # a made-up name: adjective-animal-number, never mistaken for an id
+    words = made_up["name"].split("-")
+    assert len(words) == 3 and words[2].isdigit() and not words[0].isdigit()
+    shown = json.loads(run_cli("runs", "show", "baseline-0.1", "--json").stdout)
+    assert shown["id"] == named["id"]
+    assert "baseline-0.1" in run_cli("runs", "ls").stdout
+    # an id in capitals (as pasted from somewhere that shouts) resolves too
+    assert json.loads(run_cli("runs", "show", named["id"].upper(), "--json").stdout)["id"] == \
+        named["id"]
+    # two runs with one name: the name is ambiguous, and the answer says how to pick
+    assert run_cli("run", f"{path}:waits", "-q", "--name", "baseline-0.1").returncode == 0
+    both = run_cli("runs", "show", "baseline-0.1")
+    assert both.returncode != 0
+    assert "2 runs are named 'baseline-0.1'" in both.stderr and "id" in both.stderr
+    for bad in ("cafe", "1st-try", "has space", "x" * 101):
+        r = run_cli("run", f"{path}:waits", "-q", "--name", bad)
+        assert r.returncode != 0 and "not a run name" in r.stderr, bad
+    assert len(json.loads(run_cli("runs", "ls", "--json").stdout)) == 3  # none of them ran

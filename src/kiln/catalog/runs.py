@@ -22,6 +22,7 @@ from kiln.catalog.db import Catalog, now
 from kiln.catalog.sql import Json, Statements, timestamp
 from kiln.errors import NotFoundError, UserError
 from kiln.marshal.registry import ArtifactRef
+from kiln.names import check_name, made_up_run_name
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -70,6 +71,7 @@ class RunInfo:
     archived: bool = False
     parent_run_id: str | None = None
     pipeline_version_id: int | None = None
+    name: str = ""  # readable, given (--name) or made up; the id stays the key
 
     @property
     def duration(self) -> float | None:
@@ -101,6 +103,7 @@ class RunInfo:
         """The run as the API gives it; `with_tasks=False`: the summary run lists show."""
         d: dict[str, Any] = {
             "id": self.id,
+            "name": self.name,
             "pipeline": self.pipeline,
             "experiment": self.experiment,
             "status": self.status,
@@ -141,18 +144,22 @@ def create_run(cat: Catalog, *, pipeline: str, experiment: str | None, spec_json
                spec_digest: str, source: str, params: dict[str, tuple[str, Any]],
                steps: list[str], parent_run_id: str | None = None,
                labels: dict[str, str] | None = None, run_id: str | None = None,
-               pipeline_version_id: int | None = None) -> tuple[str, dict[str, int]]:
+               pipeline_version_id: int | None = None,
+               name: str | None = None) -> tuple[str, dict[str, int]]:
     """Create a run with its parameters and one queued task per step, in one transaction.
-    `run_id`: one chosen beforehand (a run started in the background reports it at once)."""
+    `run_id`: one chosen beforehand (a run started in the background reports it at once).
+    `name`: readable and shown beside the id (default: made up, as `brisk-otter-417`)."""
     run_id = run_id or new_run_id()
+    name = check_name("run", name) if name else made_up_run_name()
     labels = check_labels(labels or {})
     with cat.sql(write=True) as q:
         exp_id = _experiment_id(q, experiment) if experiment else None
         q.all("INSERT INTO runs (id, experiment_id, pipeline_name, status, created_at, spec_json,"
-              " spec_digest, source, parent_run_id, host, pid, archived, pipeline_version_id)"
+              " spec_digest, source, parent_run_id, host, pid, archived, pipeline_version_id,"
+              " name)"
               " VALUES (:id, :exp, :pipeline, 'running', :ts, :spec_json, :spec_digest,"
-              " :source, :parent, :host, :pid, 0, :version)",
-              {"id": run_id, "exp": exp_id, "pipeline": pipeline, "ts": now(),
+              " :source, :parent, :host, :pid, 0, :version, :name)",
+              {"id": run_id, "exp": exp_id, "pipeline": pipeline, "ts": now(), "name": name,
                "spec_json": spec_json, "spec_digest": spec_digest, "source": source,
                "parent": parent_run_id, "host": socket.gethostname(), "pid": os.getpid(),
                "version": pipeline_version_id})
@@ -338,10 +345,20 @@ def run_visuals(cat: Catalog, run_id: str) -> list[dict[str, Any]]:
 
 
 def resolve_run_id(cat: Catalog, ref: str) -> str:
-    """A full run id, a unique prefix of one, or 'latest'."""
+    """A full run id, a run's name, a unique prefix of an id, or 'latest'. Ids are lowercase
+    hex; one typed or pasted in capitals still resolves."""
+    if ref != "latest" and all(c in "0123456789abcdefABCDEF" for c in ref):
+        ref = ref.lower()
     with cat.sql() as q:  # a whole id, as every run prints: no SQLAlchemy for that
         if q.scalar("SELECT id FROM runs WHERE id = :id", {"id": ref}) is not None:
             return ref
+        named = [r[0] for r in q.all("SELECT id FROM runs WHERE name = :name"
+                                     " ORDER BY created_at DESC LIMIT 6", {"name": ref})]
+    if len(named) == 1:
+        return str(named[0])
+    if named:
+        raise NotFoundError(f"{len(named) if len(named) < 6 else 'several'} runs are named "
+                            f"'{ref}': {', '.join(named[:5])}", hint="give the run's id")
     from kiln.catalog import tables
     from kiln.catalog.refs import resolve_ref
 
@@ -351,15 +368,18 @@ def resolve_run_id(cat: Catalog, ref: str) -> str:
 
 
 _RUN_COLUMNS = ("r.id, r.pipeline_name, e.name, r.status, r.created_at, r.finished_at,"
-                " r.source, r.error, r.archived, r.parent_run_id, r.pipeline_version_id")
+                " r.source, r.error, r.archived, r.parent_run_id, r.pipeline_version_id,"
+                " r.name")
 
 
 def _run_info(row: tuple[Any, ...]) -> RunInfo:
-    rid, pipe, exp, status, created, finished, source, error, archived, parent, version = row
+    (rid, pipe, exp, status, created, finished, source, error, archived, parent, version,
+     name) = row
     created_at = timestamp(created)
     assert created_at is not None
     return RunInfo(rid, pipe, exp, status, created_at, timestamp(finished), source, error,
-                   archived=bool(archived), parent_run_id=parent, pipeline_version_id=version)
+                   archived=bool(archived), parent_run_id=parent, pipeline_version_id=version,
+                   name=name or "")
 
 
 def get_run(cat: Catalog, ref: str, *, with_events: bool = True) -> RunInfo:

@@ -38,6 +38,7 @@ class Run(Base):
     error: Mapped[str | None]
     host: Mapped[str]
     pid: Mapped[int | None]
+    name: Mapped[str | None]
     archived: Mapped[bool]
     pipeline_version_id: Mapped[int | None]
 

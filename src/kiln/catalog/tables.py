@@ -53,7 +53,9 @@ runs = Table(
     Column("pid", Integer),
     Column("archived", Integer, default=0, nullable=False),  # hidden from lists, kept whole
     Column("pipeline_version_id", Integer),  # started from this version
+    Column("name", String(100)),  # readable, shown beside the id (migration 0007)
     Index("ix_runs_created", "created_at"), Index("ix_runs_status", "status"),
+    Index("ix_runs_name", "name"),
 )
 
 

@@ -42,6 +42,9 @@ def run(
     experiment: str = typer.Option("", "--experiment", "-e", help="Record under this experiment."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Don't stream step logs."),
     label: list[str] = typer.Option([], "--label", "-l", help="KEY=VALUE, repeatable."),
+    name: str | None = typer.Option(None, "--name", "-n",
+                                    help="A readable name shown beside the run's id, which "
+                                         "kiln runs show NAME finds (default: made up)."),
     volume: list[str] = typer.Option([], "--volume", help=VOLUME_HELP),
     run_id: str | None = typer.Option(None, "--run-id", hidden=True),
     version_id: int | None = typer.Option(None, "--pipeline-version-id", hidden=True),
@@ -52,11 +55,14 @@ def run(
     from kiln.engine.api import run as run_pipeline
     from kiln.engine.progress import LiveObserver, PlainObserver
     from kiln.errors import UserError
+    from kiln.names import check_name
     from kiln.spec.params import parse_assignments
 
     console = output.console()
     observer = (LiveObserver if console.is_terminal else PlainObserver)(console,
                                                                          show_logs=not quiet)
+    if name is not None:
+        check_name("run", name)
     if (resume is None) != (from_step is None):
         raise UserError("--resume RUN and --from STEP go together",
                         hint="kiln run --resume RUN --from STEP [-p NAME=VALUE]")
@@ -74,7 +80,7 @@ def run(
                                 where=option, hint="the server runs with its own settings; "
                                                    "unset KILN_URL to run here")
         _run_remote(client, console, target, parse_assignments(param), resume, from_step,
-                    experiment or None, labels, quiet)
+                    experiment or None, labels, quiet, name)
         return
     if run_id is not None:
         # Started in the background, where SIGINT may be ignored; cancelling
@@ -86,14 +92,14 @@ def run(
         if resume is not None and from_step is not None:  # both or neither, checked above
             result = resume_run(resume, from_step, parse_assignments(param),
                                 parallelism=parallelism or None, observer=observer,
-                                labels=labels, run_id=run_id)
+                                labels=labels, run_id=run_id, name=name)
         else:
             result = run_pipeline(target, parse_assignments(param),
                                   parallelism=parallelism or None, cache=not no_cache,
                                   experiment=experiment or None, observer=observer,
                                   snapshot=snapshot, labels=labels, run_id=run_id,
                                   pipeline_version_id=version_id, parent_run_id=parent,
-                                  volumes=bindings)
+                                  volumes=bindings, name=name)
     except KeyboardInterrupt:
         console.print("[magenta]cancelled[/]: running steps were stopped")
         raise typer.Exit(status.CANCELLED) from None
@@ -105,10 +111,11 @@ def run(
 def _summary(console: Console, result: Run | dict[str, Any]) -> None:
     """How a run ended (a Run here, or the API's dict of one on a server)."""
     r: dict[str, Any] = result if isinstance(result, dict) else \
-        {"id": result.id, "status": result.status, "metrics": result.metrics,
-         "error": result.error}
+        {"id": result.id, "name": result.name, "status": result.status,
+         "metrics": result.metrics, "error": result.error}
     style = "green" if r["status"] == "succeeded" else "red"
-    console.print(f"run [bold]{r['id']}[/] [{style}]{r['status']}[/]")
+    named = f" ({output.lit(r['name'])})" if r.get("name") else ""
+    console.print(f"run [bold]{r['id']}[/]{named} [{style}]{r['status']}[/]")
     if r["metrics"]:
         console.print("metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in r["metrics"].items()))
     if r["error"]:
@@ -118,14 +125,14 @@ def _summary(console: Console, result: Run | dict[str, Any]) -> None:
 
 def _run_remote(client: Client, console: Console, target: str | None, params: dict[str, str],
                 resume: str | None, from_step: str | None, experiment: str | None,
-                labels: dict[str, str], quiet: bool) -> None:
+                labels: dict[str, str], quiet: bool, name: str | None = None) -> None:
     """`kiln run` with KILN_URL: upload the pipeline as a new version, start it on the server,
     and follow it there (states, and each step's log unless --quiet). Ctrl-C cancels it."""
     from kiln.engine.targets import split_target
     from kiln.errors import UserError
 
     if resume is not None:
-        run = client.resume(resume, from_step or "", params)
+        run = client.resume(resume, from_step or "", params, name=name)
     else:
         assert target is not None
         file, entry = split_target(target)
@@ -134,7 +141,7 @@ def _run_remote(client: Client, console: Console, target: str | None, params: di
                             hint="give a notebook, module.py[:pipeline] or spec.json")
         version = client.upload_pipeline(file, entry=entry, reuse=True)
         run = client.start_run(version["pipeline"], version=version["number"], params=params,
-                               experiment=experiment, labels=labels)
+                               experiment=experiment, labels=labels, name=name)
         console.print(f"pipeline {version['pipeline']} version {version['number']} "
                       f"on {client.url}", markup=False)
     console.print(f"run [bold]{run['id']}[/] started on {client.url}")
@@ -306,7 +313,7 @@ def demo(
 
     run(target=f"{demo_pipeline.__file__}:churn", param=[], parallelism=0, no_cache=False,
         experiment="", quiet=quiet, snapshot=None, resume=None, from_step=None, label=[], volume=[],
-        run_id=None, version_id=None, parent=None)
+        run_id=None, version_id=None, parent=None, name="demo-churn")
     _demo_snapshot()
     _demo_serve()
     _demo_tune(f"{demo_pipeline.__file__}:churn")

@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 @pipeline_app.command("upload")
-def upload(path: Path = typer.Argument(..., help="A notebook, module.py or spec.json."),
+def upload(target: str = typer.Argument(..., metavar="PATH",
+                                        help="A notebook, spec.json, module.py, or "
+                                             "module.py:function as `kiln run` takes it."),
            name: str = typer.Option(None, "--name", help="Default: the pipeline's own name."),
            entry: str = typer.Option("", "--entry", help="module.py: the @kiln.pipeline."),
            message: str = typer.Option("", "--message", "-m")) -> None:
@@ -25,6 +27,15 @@ def upload(path: Path = typer.Argument(..., help="A notebook, module.py or spec.
     from kiln.engine import versions
     from kiln.errors import UserError
 
+    path = Path(target)
+    if not path.is_file() and ":" in target:
+        # module.py:function, as kiln run takes it: the same as --entry function
+        file, _, function = target.rpartition(":")
+        if file.endswith(".py") and function.isidentifier():
+            if entry and entry != function:
+                raise UserError(f"{target} names '{function}' but --entry says '{entry}'",
+                                where="--entry", hint="give the function one way")
+            path, entry = Path(file), function
     if not path.is_file():
         raise UserError(f"no such file: {path}", where=str(path))
     client = remote()

@@ -70,11 +70,13 @@ def ls(
         sys.stdout.write(json.dumps(runs, indent=2) + "\n")
         return
     table = Table(show_edge=False)
-    for col in ("run", "pipeline", "experiment", "status", "started", "duration", "metrics"):
+    for col in ("run", "name", "pipeline", "experiment", "status", "started", "duration",
+                "metrics"):
         table.add_column(col)
     for r in runs:
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in list(r["metrics"].items())[:3])
-        table.add_row(r["id"], r["pipeline"], r["experiment"] or "",
+        table.add_row(r["id"], output.lit(r.get("name") or ""), r["pipeline"],
+                      r["experiment"] or "",
                       f"[{_STYLE.get(r['status'], '')}]{r['status']}[/]",
                       short_time(r["created_at"]), _fmt_duration(r["duration"]), metrics)
     output.console().print(table if runs else
@@ -95,7 +97,8 @@ def _get_run(ref: str) -> dict[str, Any]:
 
 @runs_app.command("show")
 def show(
-    run: str = typer.Argument(..., help="Run id, a unique prefix of one, or 'latest'."),
+    run: str = typer.Argument(..., help="Run id, its name, a unique prefix of an id, or "
+                                        "'latest'."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """A run's status, parameters, steps, metrics and artifacts."""
@@ -106,7 +109,8 @@ def show(
         sys.stdout.write(json.dumps(info, indent=2) + "\n")
         return
     c = output.console()
-    c.print(f"[bold]run {info['id']}[/]  pipeline {output.lit(info['pipeline'])}  "
+    named = f" ({output.lit(info['name'])})" if info.get("name") else ""
+    c.print(f"[bold]run {info['id']}[/]{named}  pipeline {output.lit(info['pipeline'])}  "
             f"[{_STYLE.get(info['status'], '')}]{info['status']}[/]  "
             f"{_fmt_duration(info['duration'])}")
     if info["experiment"]:

@@ -28,7 +28,7 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
         observer: Observer | None = None, snapshot: bool | None = None,
         labels: dict[str, str] | None = None, run_id: str | None = None,
         pipeline_version_id: int | None = None, parent_run_id: str | None = None,
-        volumes: dict[str, str] | None = None) -> Run:
+        volumes: dict[str, str] | None = None, name: str | None = None) -> Run:
     """Run a pipeline on this machine and wait for it.
 
     `target` is a @kiln.pipeline, a notebook path, 'module.py:function' or a spec file.
@@ -39,7 +39,9 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
     `pipeline_version_id` and `parent_run_id` are set by whoever starts a run in the background
     (`kiln.engine.launch`): an id chosen beforehand, the uploaded version, the cloned run.
     `volumes` binds the pipeline's volumes to volumes of this machine ({"data-8lbdjmzdh":
-    "data"}): a Kale notebook names the PVCs of the cluster it was made on.
+    "data"}): a Kale notebook names the PVCs of the cluster it was made on. `name`: a
+    readable name shown beside the run's id, which `kiln runs show NAME` finds (default:
+    made up, as `brisk-otter-417`).
     """
     from kiln.engine import pool
     from kiln.engine.warm import imported_libraries
@@ -59,7 +61,7 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
                          source=os.fspath(target) if isinstance(target, (str, os.PathLike))
                          else spec.source.get("path", ""), labels=dict(labels or {}),
                          run_id=run_id, pipeline_version_id=pipeline_version_id,
-                         parent_run_id=parent_run_id)
+                         parent_run_id=parent_run_id, name=name)
     if parallelism is not None:
         options.parallelism = parallelism
     run_id = LocalEngine(rt, observer=observer).run(spec, params or {}, options)
@@ -69,7 +71,7 @@ def run(target: Any, params: dict[str, Any] | None = None, *, parallelism: int |
 def resume(run: str, from_step: str, params: dict[str, Any] | None = None, *,
            parallelism: int | None = None, progress: bool | None = None,
            observer: Observer | None = None, labels: dict[str, str] | None = None,
-           run_id: str | None = None) -> Run:
+           run_id: str | None = None, name: str | None = None) -> Run:
     """Re-run `from_step` of a recorded run and everything downstream of it, reusing the
     upstream outputs and restoring the volume snapshots the step started from."""
     from kiln.engine import resume as resuming
@@ -81,7 +83,7 @@ def resume(run: str, from_step: str, params: dict[str, Any] | None = None, *,
     resuming.put_back_volumes(rt, p)
     options = RunOptions(parent_run_id=p.parent_id, reuse=p.reuse, source=p.source,
                          snapshot=True if p.restore else None, labels=dict(labels or {}),
-                         run_id=run_id)
+                         run_id=run_id, name=name)
     if parallelism is not None:
         options.parallelism = parallelism
     run_id = LocalEngine(rt, observer=_observer(observer, progress)).run(p.spec, p.params, options)

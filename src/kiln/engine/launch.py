@@ -31,7 +31,7 @@ START_TIMEOUT = 120.0  # seconds for the process to record its run (imports, com
 
 def run_version(pipeline: str, version: int | None = None, params: dict[str, Any] | None = None,
                 *, experiment: str | None = None, labels: dict[str, str] | None = None,
-                rt: Runtime | None = None) -> str:
+                rt: Runtime | None = None, name: str | None = None) -> str:
     """Start a run of an uploaded pipeline version (default: its latest); returns the run id."""
     from kiln.catalog import pipelines
     from kiln.engine import versions
@@ -40,11 +40,12 @@ def run_version(pipeline: str, version: int | None = None, params: dict[str, Any
     v = pipelines.get_version(rt.catalog, pipeline, version)
     target = versions.target(v, rt)
     return _start(rt, target, params or {}, experiment=experiment, labels=labels,
-                  extra=["--pipeline-version-id", str(v.id)])
+                  extra=["--pipeline-version-id", str(v.id), *_name_args(name)])
 
 
 def clone(run: str, params: dict[str, Any] | None = None, *,
-          labels: dict[str, str] | None = None, rt: Runtime | None = None) -> str:
+          labels: dict[str, str] | None = None, rt: Runtime | None = None,
+          name: str | None = None) -> str:
     """A new run of the same pipeline with the parameters of `run`, changed by `params`.
     With no changes it is a retry: steps that succeeded before come from the cache."""
     rt = rt or Runtime.open()
@@ -55,7 +56,7 @@ def clone(run: str, params: dict[str, Any] | None = None, *,
     if not spec_path.exists():
         with atomic_path(spec_path) as tmp:
             tmp.write_text(info.spec_json)
-    extra = ["--parent-run", info.id]
+    extra = ["--parent-run", info.id, *_name_args(name)]
     if info.pipeline_version_id is not None:
         extra += ["--pipeline-version-id", str(info.pipeline_version_id)]
     return _start(rt, str(spec_path), {**info.params, **(params or {})},
@@ -64,14 +65,23 @@ def clone(run: str, params: dict[str, Any] | None = None, *,
 
 
 def resume(run: str, from_step: str, params: dict[str, Any] | None = None, *,
-           rt: Runtime | None = None) -> str:
+           rt: Runtime | None = None, name: str | None = None) -> str:
     """`kiln run --resume RUN --from STEP` in the background (checked here first)."""
     from kiln.engine import resume as resuming
 
     rt = rt or Runtime.open()
     plan = resuming.plan(rt, run, from_step, params or {})  # refuses a bad step or parameter
-    args = ["--resume", plan.parent_id, "--from", from_step]
+    args = ["--resume", plan.parent_id, "--from", from_step, *_name_args(name)]
     return _spawn(rt, args + _param_args(plan.spec, params or {}))
+
+
+def _name_args(name: str | None) -> list[str]:
+    """--name NAME, checked here so a bad one is refused before a process starts."""
+    if name is None:
+        return []
+    from kiln.names import check_name
+
+    return ["--name", check_name("run", name)]
 
 
 def _start(rt: Runtime, target: str, params: dict[str, Any], *, experiment: str | None,

@@ -76,6 +76,7 @@ class RunOptions:
     labels: dict[str, str] = field(default_factory=dict)
     run_id: str | None = None  # chosen by whoever started the run in the background
     pipeline_version_id: int | None = None
+    name: str | None = None  # readable; made up when not given
 
 
 class LocalEngine:
@@ -98,7 +99,8 @@ class LocalEngine:
             spec_json=spec.to_json(indent=None), spec_digest=spec.digest(),
             source=options.source, params={k: (ptypes[k], v) for k, v in values.items()},
             steps=order, parent_run_id=options.parent_run_id, labels=options.labels,
-            run_id=options.run_id, pipeline_version_id=options.pipeline_version_id)
+            run_id=options.run_id, pipeline_version_id=options.pipeline_version_id,
+            name=options.name)
         # the shared lock keeps gc away from outputs no record references yet
         with self.store.lock("shared", purpose=f"run {run_id}"):
             _Scheduler(self, spec, values, options, run_id, task_ids, order, mounts).run()

@@ -42,6 +42,11 @@ class Run:
         return self._info.id
 
     @property
+    def name(self) -> str:
+        """Readable, shown beside the id; given with `name=` or made up."""
+        return self._info.name
+
+    @property
     def status(self) -> str:
         return self._info.status
 

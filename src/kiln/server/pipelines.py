@@ -60,6 +60,7 @@ class NewRun(BaseModel):
     params: dict[str, Any] = {}
     experiment: str | None = None
     labels: dict[str, str] = {}
+    name: str | None = Field(None, description="Readable, shown beside the id (default: made up).")
 
 
 @router.post("/runs", status_code=201, tags=["runs"])
@@ -70,7 +71,8 @@ def create_run(body: NewRun, rt: Runtime = Depends(runtime)) -> dict[str, Any]:
     from kiln.engine import launch
 
     run_id = launch.run_version(body.pipeline, body.version, body.params,
-                                experiment=body.experiment, labels=body.labels, rt=rt)
+                                experiment=body.experiment, labels=body.labels, rt=rt,
+                                name=body.name)
     return runs.get_run(rt.catalog, run_id).to_dict()
 
 

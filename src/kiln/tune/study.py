@@ -199,7 +199,8 @@ class Tuner:
         out = _Outcome(number, "failed")
         try:
             options = RunOptions(parallelism=per_trial, cache=self.cache,
-                                 experiment=self.experiment, source=self.source)
+                                 experiment=self.experiment, source=self.source,
+                                 name=_trial_run_name(self.experiment, number))
             run_id = LocalEngine(self.rt, observer=obs).run(
                 self.spec, {**self.config.fixed, **params}, options)
             out = self._outcome(number, run_id, obs)
@@ -326,3 +327,11 @@ def check_not_running(info: studies.StudyInfo) -> None:
     if info.host == socket.gethostname() and pid_alive(info.pid) and info.pid != os.getpid():
         raise UserError(f"study '{info.name}' is still running in process {info.pid}",
                         hint="wait for it, or stop that process first")
+
+
+def _trial_run_name(study: str, number: int) -> str | None:
+    """`STUDY-trial-N`, when that is a valid run name (a study's name may not be one)."""
+    from kiln.names import valid
+
+    name = f"{study}-trial-{number}"
+    return name if valid("run", name) else None

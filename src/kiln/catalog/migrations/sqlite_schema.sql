@@ -24,7 +24,7 @@ CREATE TABLE runs (
 	parent_run_id VARCHAR(32), 
 	error TEXT, 
 	host VARCHAR(200) NOT NULL, 
-	pid INTEGER, archived INTEGER DEFAULT '0' NOT NULL, pipeline_version_id INTEGER, 
+	pid INTEGER, archived INTEGER DEFAULT '0' NOT NULL, pipeline_version_id INTEGER, name VARCHAR(100), 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(experiment_id) REFERENCES experiments (id)
 );
@@ -259,4 +259,6 @@ CREATE TABLE schedules (
 	UNIQUE (name)
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0006');
+CREATE INDEX ix_runs_name ON runs (name);
+
+INSERT INTO alembic_version (version_num) VALUES ('0007');
