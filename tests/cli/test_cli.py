@@ -194,3 +194,17 @@ def test_piped_listings_are_not_cut_at_80_columns_and_artifacts_ls_has_json(modu
     items = jsonlib.loads(kiln_cli("artifacts", "ls", "latest", "--json"))
     assert [(a["step"], a["name"], a["codec"]) for a in items] == [("make", "output", "json")]
     assert len(items[0]["digest"]) == 64
+
+
+def test_kiln_server_on_a_busy_port_fails_before_printing_a_url(kiln_home) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run_cli("server", "--port", str(port), "--no-scheduler", timeout=60)
+    assert r.returncode != 0
+    assert "http://" not in r.stdout + r.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in r.stderr
+    assert "--port" in r.stderr

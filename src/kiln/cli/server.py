@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 
 import typer
@@ -56,7 +58,35 @@ def server(host: str = typer.Option("127.0.0.1", "--host",
                         where="--host",
                         hint="set KILN_SERVER_TOKEN or --token-file, or pass --insecure when "
                              "something in front of it authenticates")
-    typer.echo(f"kiln dashboard on http://{host}:{port}/  (REST API: /api/v1, "
+    # Bind before saying where: a busy port fails here, before any URL is printed.
+    sock = _bind(host, port)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"kiln dashboard on http://{shown}:{bound}/  (REST API: /api/v1, "
                f"OpenAPI: /openapi.json{'; token required' if token else ''})")
-    uvicorn.run(create_app(scheduler=scheduler, token=token), host=host, port=port,
-                log_level="warning")
+    config = uvicorn.Config(create_app(scheduler=scheduler, token=token), log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    from kiln.errors import UserError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise UserError(f"cannot bind to {host}: {e.strerror}", where="--host") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise UserError(f"port {port} on {host} is already in use", where="--port",
+                            hint="stop what uses it, or pick another with --port "
+                                 "(0 picks a free one)") from None
+        raise UserError(f"cannot bind to {host}:{port}: {e.strerror}", where="--host") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
