@@ -20,6 +20,14 @@ def parse_interval(text: str) -> int:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
+def format_interval(seconds: int) -> str:
+    """Seconds as the user would have typed them: 3600 -> "1h", 5400 -> "90m", 90 -> "90s"."""
+    for unit, size in sorted(_UNITS.items(), key=lambda u: -u[1]):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def check_cron(expr: str) -> str:
     from croniter import croniter
 

@@ -168,6 +168,15 @@ def test_restore_a_snapshot_into_a_new_volume(page, server, tmp_path):
     page.locator("#files tr[data-path='model']").wait_for()
     got = httpx.get(f"{api}/volumes/data-v1/files/content", params={"path": "model/w.txt"})
     assert got.content == b"version 1"
+    # the volume list: size and files as of the last snapshot, how many, and when
+    page.goto("/#/volumes")
+    row = page.locator("#volumes tr[data-volume='data']")
+    row.wait_for()
+    assert row.locator("[data-field=snapshots]").inner_text() == "2"
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1] == "34 B" and cells[2] == "2" and "second" in cells[4]
+    assert page.locator("#volumes tr[data-volume='data-v1'] td").nth(4).inner_text() == "never"
+    shot(page, "volumes")
 
 
 VISUALS = '''
@@ -223,12 +232,18 @@ def test_recurring_runs_page(page, server, tmp_path):
     form.locator("button[type=submit]").click()
     row = page.locator("#schedules tr[data-name='hourly-sums']")
     row.wait_for()
-    assert "active" in row.inner_text()
+    text = row.inner_text()
+    assert "active" in text
+    assert "every 1h" in text and "3600" not in text  # the interval as it was typed
+    assert 'n=3' in text  # the parameters it runs with
     form = page.locator("#new-schedule")
     form.locator("input[name=name]").fill("broken")
     form.locator("input[name=value]").fill("often")
     form.locator("button[type=submit]").click()
-    page.locator("#flash", has_text="not an interval").wait_for()
+    # refused beside the form, not in a banner
+    page.locator("#schedule-errors .error", has_text="not an interval").wait_for()
+    assert not page.locator("#flash:not(.ok)").is_visible()  # no error banner as well
+    assert form.locator("label.field", has_text="Runs at once, at most").count() == 1
     shot(page, "schedules")
     row.locator("button.toggle").click()
     page.locator("#schedules tr[data-name='hourly-sums']", has_text="paused").wait_for()
@@ -326,3 +341,49 @@ def test_clone_with_changes_starts_a_run_and_shows_a_refused_change_beside_the_f
     assert wait_status(server, clone) == "succeeded"
     run = httpx.get(f"{server}/api/v1/runs/{clone}").json()
     assert run["params"]["n"] == 6 and run["parent_run_id"] == first
+
+
+def test_runs_table_columns_sorting_and_pages(page, server, tmp_path):
+    import kiln
+
+    module = tmp_path / "sums.py"
+    module.write_text(MODULE)
+    order = [5, 12, 1, 8, 3, 10, 7, 2, 11, 4, 9, 6]  # newest first is not sorted by n
+    for n in order:
+        kiln.run(f"{module}:sums", {"n": n}, progress=False, name=f"sums-n{n}")
+    page.goto("/#/runs?size=10")
+    rows = page.locator("#runs-table tbody tr")
+    rows.first.wait_for()
+    assert rows.count() == 10 and page.locator("#next-page").count() == 1
+    # names beside ids; the metric column shown by default
+    assert page.locator("#runs-table tbody tr").first.locator("td").nth(2).inner_text() == "sums-n6"
+    assert page.locator("#runs-table th[data-sort='metrics.total']").count() == 1
+    # pick the parameter n as a column, then sort by it by clicking its header
+    page.locator("#column-picker summary").click()
+    page.locator("#column-picker input[data-column='params.n']").check()
+    header = page.locator("#runs-table th[data-sort='params.n']")
+    assert page.locator("#runs-table td[data-param=n]").all_inner_texts()[:3] == ["6", "9", "4"]
+
+    def first_n(value: str) -> None:  # the table redrawn: its first row's n is `value`
+        page.locator("#runs-table tbody tr").first.locator("td[data-param=n]").filter(
+            has_text=re.compile(f"^{value}$")).wait_for()
+
+    header.click()
+    first_n("12")
+    values = page.locator("#runs-table td[data-param=n]").all_inner_texts()
+    assert values == [str(n) for n in range(12, 2, -1)]
+    assert "sort=-params.n" in page.url
+    page.locator("#runs-table th[data-sort='params.n']").click()
+    first_n("1")
+    assert page.locator("#runs-table td[data-param=n]").all_inner_texts()[:3] == ["1", "2", "3"]
+    assert page.locator("#runs-table th[data-sort='params.n']").get_attribute("aria-sort") == \
+        "ascending"
+    # the next page goes on from there; the chosen column stays (kept in this browser)
+    page.locator("#next-page").click()
+    first_n("11")
+    assert page.locator("#runs-table td[data-param=n]").all_inner_texts() == ["11", "12"]
+    shot(page, "runs-columns")
+    # a sort key no run has is said under the boxes; the page stays
+    page.goto("/#/runs?sort=-metrics.nothing")
+    page.locator("#filter-error", has_text="nothing").wait_for()
+    assert page.locator("input[name=sort]").input_value() == "-metrics.nothing"

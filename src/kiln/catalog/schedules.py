@@ -33,7 +33,9 @@ class ScheduleInfo:
 
     @property
     def when(self) -> str:
-        return f"every {self.every}s" if self.every else f"cron {self.cron}"
+        from kiln.schedules_time import format_interval
+
+        return f"every {format_interval(self.every)}" if self.every else f"cron {self.cron}"
 
     def to_dict(self) -> dict[str, Any]:
         def stamp(d: datetime | None) -> str | None:
@@ -41,7 +43,7 @@ class ScheduleInfo:
 
         return {"name": self.name, "pipeline": self.pipeline, "version": self.version,
                 "params": self.params, "experiment": self.experiment, "every": self.every,
-                "cron": self.cron, "max_concurrency": self.max_concurrency,
+                "when": self.when, "cron": self.cron, "max_concurrency": self.max_concurrency,
                 "paused": self.paused, "created_at": stamp(self.created_at),
                 "last_started_at": stamp(self.last_started_at),
                 "last_run_id": self.last_run_id, "last_error": self.last_error}

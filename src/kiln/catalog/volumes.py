@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 
 from kiln.catalog import tables
 from kiln.catalog.db import Catalog, now
@@ -35,7 +35,17 @@ class VolumeInfo:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "path": self.path, "managed": self.managed,
                 "retention": self.retention, "schedule": self.schedule,
+                "schedule_text": self.schedule_text,
                 "created_at": self.created_at.isoformat() + "Z"}
+
+    @property
+    def schedule_text(self) -> str:
+        """"every 1h", "cron 0 3 * * *", or "" (no schedule), as the user wrote it."""
+        from kiln.schedules_time import format_interval
+
+        if "every" in self.schedule:
+            return f"every {format_interval(int(self.schedule['every']))}"
+        return f"cron {self.schedule['cron']}" if "cron" in self.schedule else ""
 
 
 @dataclass
@@ -137,6 +147,13 @@ def list_snapshots(cat: Catalog, volume: str | None = None) -> list[SnapshotInfo
         q = q.where(S.volume == volume)
     with cat.connect() as c:
         return [_snapshot(x) for x in c.execute(q)]
+
+
+def snapshot_counts(cat: Catalog) -> dict[str, int]:
+    """Snapshots per volume, in one query (the volume list shows them)."""
+    with cat.connect() as c:
+        rows = c.execute(select(S.volume, func.count()).group_by(S.volume))
+        return {str(v): int(n) for v, n in rows}
 
 
 def latest_snapshot(cat: Catalog, volume: str) -> SnapshotInfo | None:

@@ -61,7 +61,9 @@ def ls(as_json: bool = typer.Option(False, "--json")) -> None:
 
 def _schedule_text(sch: dict[str, Any]) -> str:
     if "every" in sch:
-        return f"every {sch['every']}s"
+        from kiln.schedules_time import format_interval
+
+        return f"every {format_interval(int(sch['every']))}"
     return f"cron {sch['cron']}" if "cron" in sch else "-"
 
 

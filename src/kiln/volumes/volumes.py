@@ -64,13 +64,16 @@ def list_volumes(*, rt: Runtime | None = None) -> list[VolumeInfo]:
 
 
 def listing(*, rt: Runtime | None = None) -> list[dict[str, Any]]:
-    """Every volume as a dict with its latest snapshot (or None): what `kiln volume ls` and
-    GET /volumes show."""
+    """Every volume as a dict with its latest snapshot (or None; its files and size are the
+    volume's at that snapshot) and its number of snapshots: what `kiln volume ls` and GET
+    /volumes show."""
     cat = (rt or Runtime.open()).catalog
+    counts = records.snapshot_counts(cat)
     out = []
     for v in records.list_volumes(cat):
         snap = records.latest_snapshot(cat, v.name)
-        out.append({**v.to_dict(), "latest_snapshot": snap.to_dict() if snap else None})
+        out.append({**v.to_dict(), "latest_snapshot": snap.to_dict() if snap else None,
+                    "snapshots": counts.get(v.name, 0)})
     return out
 
 

@@ -12,13 +12,18 @@ export async function volumesPage(main) {
       try { await api("/volumes", { method: "POST", json: { name: name.value } });
         location.hash = `#/volumes/${encodeURIComponent(name.value)}`; } catch (err) { flash(err.message); }
     } }, name, h("button", { class: "primary", type: "submit" }, "Create volume")),
-    vols.length ? h("table", {},
-      h("thead", {}, h("tr", {}, ["Volume", "Folder", "Schedule", "Created"].map((x) => h("th", {}, x)))),
-      h("tbody", {}, vols.map((v) => h("tr", {},
+    vols.length ? h("table", { id: "volumes" },
+      h("thead", {}, h("tr", {}, ["Volume", "Size", "Files", "Snapshots", "Last snapshot", "Snapshot schedule", "Folder"]
+        .map((x) => h("th", { title: x === "Size" || x === "Files" ? "as of the last snapshot" : null }, x)))),
+      h("tbody", {}, vols.map((v) => h("tr", { "data-volume": v.name },
         h("td", {}, link(`#/volumes/${encodeURIComponent(v.name)}`, v.name)),
-        h("td", { class: "mono" }, v.path),
-        h("td", {}, v.schedule.every ? `every ${v.schedule.every} s` : v.schedule.cron || ""),
-        h("td", {}, when(v.created_at))))))
+        h("td", { class: "num" }, v.latest_snapshot ? bytes(v.latest_snapshot.size) : "—"),
+        h("td", { class: "num" }, v.latest_snapshot ? v.latest_snapshot.files : "—"),
+        h("td", { class: "num", "data-field": "snapshots" }, v.snapshots),
+        h("td", {}, v.latest_snapshot ? [when(v.latest_snapshot.created_at),
+          v.latest_snapshot.message ? h("span", { class: "muted" }, ` · ${v.latest_snapshot.message}`) : ""] : "never"),
+        h("td", {}, v.schedule_text || h("span", { class: "muted" }, "none")),
+        h("td", { class: "mono" }, v.path)))))
       : h("p", { class: "muted" }, "No volumes yet."));
 }
 
