@@ -5,6 +5,7 @@ errors shown where they happen. Screenshots go to test-output/screenshots/."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -253,6 +254,7 @@ def serve_and_watch(page, server: str) -> None:  # noqa: ANN001
     log = card.locator(".service-log").inner_text()
     assert "POST /v2/models/quad-grid-best/infer 200" in log  # every request, as it came
     assert "POST /v2/models/quad-grid-best/infer 400" in log
+    assert page.locator("#notebook-servers").inner_text().count("None running") == 1
     shot(page, "services")
     card.locator("button[data-action=stop]").click()
     card.locator(".badge[data-status=stopped]").wait_for(timeout=30_000)
@@ -268,3 +270,47 @@ def test_the_services_api_serves_only_run_outputs_and_says_what_is_wrong(server)
     r = httpx.get(f"{server}/api/v1/services/nothing-here")
     assert r.status_code == 404
     assert httpx.get(f"{server}/api/v1/services").json() == {"services": []}
+
+
+def test_lineage_page_keeps_upstream_and_downstream_apart(page, tmp_path):
+    target = pipeline_module(tmp_path, "three", '''
+        import kiln
+
+        @kiln.step
+        def first() -> list:
+            return [1, 2, 3]
+
+        @kiln.step
+        def middle(xs: list) -> list:
+            return [x * 2 for x in xs]
+
+        @kiln.step
+        def last(xs: list) -> int:
+            return sum(xs)
+
+        @kiln.pipeline(name="three")
+        def three():
+            last(middle(first()))
+        ''')
+    run = kiln.run(target, progress=False)
+    again = kiln.run(target, progress=False)  # every step from the cache: the same outputs
+    assert set(again.steps.values()) == {"cached"}
+    page.goto(f"/#/runs/{run.id}?step=middle")
+    page.locator("a[data-lineage=output]").click()
+    page.wait_for_url(f"**/#/lineage/{run.id}/middle/output")
+    up, down = page.locator("#upstream"), page.locator("#downstream")
+    up.locator("svg.dag").wait_for()
+    assert up.locator("g.node.task", has_text="first").count() == 1
+    assert up.locator("g.node.task", has_text="last").count() == 0  # directions kept apart
+    # the second run's cached copies (first, middle, last) are left out, and counted
+    assert down.locator("g.node.task", has_text="last").count() == 1
+    assert "3 cached copies" in page.locator("#lineage-summary").inner_text()
+    assert down.locator("g.node.task", has_text="first").count() == 0
+    # the cached run's copy of each output is the same content: one node, not two
+    digests = [n.get_attribute("data-step") for n in down.locator("g.node.artifact").all()]
+    assert len(digests) == len(set(digests))
+    assert down.locator("g.node[data-status=root]").count() == 1
+    shot(page, "lineage")
+    down.locator("g.node.task", has_text="last").first.click()
+    page.wait_for_url(re.compile(r".*#/runs/[0-9a-f]+\?step=last$"))
+    page.locator("#step h2").filter(has_text="Step last").wait_for()

@@ -22,9 +22,10 @@ class Lineage:
     artifacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     edges: set[tuple[str, str]] = field(default_factory=set)  # (from, to): "a12" / "t7"
+    roots: list[str] = field(default_factory=list)  # the nodes `root` names
 
     def to_dict(self) -> dict[str, Any]:
-        return {"root": self.root,
+        return {"root": self.root, "roots": self.roots,
                 "artifacts": [{"node": f"a{k}", **v} for k, v in sorted(self.artifacts.items())],
                 "tasks": [{"node": f"t{k}", **v} for k, v in sorted(self.tasks.items())],
                 "edges": sorted([list(e) for e in self.edges])}
@@ -82,7 +83,8 @@ def lineage(cat: Catalog, ref: str, *, depth: int = 50) -> Lineage:
     Artifacts sit between tasks: up, a reached task's inputs and the writes that made them;
     down, a reached task's outputs and the reads of them."""
     art_ids, task_ids, label = _resolve(cat, ref)
-    out = Lineage(label)
+    out = Lineage(label, roots=[f"a{a}" for a in sorted(art_ids)]
+                  + [f"t{t}" for t in sorted(task_ids)])
     roots = set(art_ids)
     with cat.read() as s:
         for up in (True, False):

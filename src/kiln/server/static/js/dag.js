@@ -10,7 +10,8 @@ import { h } from "./dom.js";
 
 const W = 160, H = 40, GAP_LAYER = 60, GAP_ROW = 18;
 const COLOURS = { succeeded: "#1f9d55", failed: "#d64545", running: "#2f6fde", cached: "#7e57c2",
-  cancelled: "#9aa5b1", skipped: "#9aa5b1", queued: "#b8c2cc", idle: "#52606d" };
+  cancelled: "#9aa5b1", skipped: "#9aa5b1", queued: "#b8c2cc", idle: "#52606d", artifact: "#8a6d3b",
+  root: "#c98a06" };
 const MIN_FIT = 0.45;  // below this labels cannot be read: scroll instead of shrinking
 
 export function layout(graph, available = 900) {
@@ -76,9 +77,10 @@ export function drawDag(graph, states = {}, { selected, onSelect, view, availabl
     const s = states[n.id] || {};
     const status = s.cached ? "cached" : (s.status || "idle");
     const { x, y } = pos.get(n.id);
-    const label = n.id.length > 20 ? n.id.slice(0, 19) + "…" : n.id;
-    const sub = [s.cached ? "cached" : s.status, s.duration].filter(Boolean).join(" · ");
-    return h("g", { class: `node${selected === n.id ? " selected" : ""}`, "data-step": n.id,
+    const text = n.label || n.id;
+    const label = text.length > 20 ? text.slice(0, 19) + "…" : text;
+    const sub = n.sub || [s.cached ? "cached" : s.status, s.duration].filter(Boolean).join(" · ");
+    return h("g", { class: `node${selected === n.id ? " selected" : ""}${n.kind ? ` ${n.kind}` : ""}`, "data-step": n.id,
       "data-status": status, transform: `translate(${x},${y})`, tabindex: 0, role: "button",
       "aria-label": `step ${n.id}: ${status}`,
       onclick: () => onSelect && onSelect(n.id),
@@ -86,7 +88,7 @@ export function drawDag(graph, states = {}, { selected, onSelect, view, availabl
     h("rect", { width: W, height: H, rx: 6, fill: COLOURS[status] || COLOURS.idle }),
     h("text", { x: 10, y: sub ? 16 : 24 }, label),
     sub ? h("text", { x: 10, y: 31, "font-size": 11, opacity: 0.9 }, sub) : null,
-    h("title", {}, `${n.id}: ${status}`));
+    h("title", {}, n.title || `${n.id}: ${status}`));
   });
   const arrow = h("defs", {}, h("marker", { id: "dag-arrow", viewBox: "0 0 10 10", refX: 9, refY: 5,
     markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, h("path", { d: "M0,0 L10,5 L0,10 z", fill: "#9aa5b1" })));

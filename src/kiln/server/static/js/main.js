@@ -13,6 +13,7 @@ import { schedulesPage } from "./pages/schedules.js";
 import { notebooksPage } from "./pages/notebooks.js";
 import { studiesPage, studyPage } from "./pages/studies.js";
 import { servicesPage } from "./pages/services.js";
+import { lineagePage } from "./pages/lineage.js";
 
 const ROUTES = [
   [/^\/$/, home],
@@ -29,6 +30,7 @@ const ROUTES = [
   [/^\/studies$/, studiesPage],
   [/^\/studies\/([^/]+)$/, studyPage],
   [/^\/services$/, servicesPage],
+  [/^\/lineage\/(.+)$/, lineagePage],
 ];
 
 let stop = null;

@@ -75,7 +75,8 @@ export async function runPage(main, query, runId) {
       h("td", {}, name), h("td", { class: "mono" }, ref.type_name), h("td", { class: "num" }, bytes(ref.size)),
       h("td", {}, kind === "output" ? [
         h("button", { "data-preview": name, onclick: (e) => preview(run.id, task.step, name, e.target) }, "Preview"), " ",
-        h("a", { href: apiUrl(`/runs/${run.id}/steps/${encodeURIComponent(task.step)}/outputs/${encodeURIComponent(name)}`) }, "Download"),
+        h("a", { href: apiUrl(`/runs/${run.id}/steps/${encodeURIComponent(task.step)}/outputs/${encodeURIComponent(name)}`) }, "Download"), " ",
+        link(`#/lineage/${run.id}/${encodeURIComponent(task.step)}/${encodeURIComponent(name)}`, "Lineage", { "data-lineage": name }),
       ] : "")));
     mount(stepInfo, h("h2", {}, `Step ${task.step} `, badge(task.cached_from !== null && task.status !== "failed" ? "cached" : task.status)),
       h("p", { class: "muted" }, `attempts ${task.attempts}`, task.duration !== null ? ` · ${seconds(task.duration)}` : "",
@@ -144,6 +145,7 @@ export async function runPage(main, query, runId) {
     return h("div", { class: "actions" },
       running ? h("button", { class: "danger", id: "cancel", onclick: () => post(`/runs/${run.id}/cancel`, undefined,
         (r) => flash(`run ${r.id}: ${r.status}`, true)) }, "Cancel") : null,
+      link(`#/lineage/${run.id}`, "Lineage", { class: "button", id: "lineage" }),
       h("button", { id: "retry", disabled: running, onclick: () => post(`/runs/${run.id}/retry`, undefined,
         (r) => { location.hash = `#/runs/${r.id}`; }) }, "Retry"),
       h("button", { id: "clone", disabled: running, onclick: () => cloneForm(run) }, "Clone with changes…"),

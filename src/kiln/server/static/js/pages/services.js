@@ -45,7 +45,7 @@ export async function servicesPage(main) {
     draw();
   };
   async function draw() {
-    const { services } = await api("/services");
+    const [{ services }, notebooks] = await Promise.all([api("/services"), api("/notebooks")]);
     const at = performance.now() / 1000, dt = lastAt ? at - lastAt : 0;
     const cards = services.map((svc) => {
       const canary = svc.models.find((m) => m.canary);
@@ -76,7 +76,15 @@ export async function servicesPage(main) {
       [c.dataset.service, c.querySelector(".service-log:not([hidden])")?.textContent]));
     mount(main, h("h1", {}, "Served models"),
       cards.length ? cards : h("p", { class: "muted" },
-        "No model servers. Serve a run's model from its study page or run page, or with kiln serve."));
+        "No model servers. Serve a study's best model from its study page."),
+      h("div", { class: "card", id: "notebook-servers" }, h("h2", {}, "Notebook servers"),
+        notebooks.length ? h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Status", "Volume", "Started", ""].map((x) => h("th", {}, x)))),
+          h("tbody", {}, notebooks.map((nb) => h("tr", { "data-notebook": nb.name },
+            h("td", {}, nb.name), h("td", {}, badge(nb.status)),
+            h("td", {}, nb.volume ? link(`#/volumes/${encodeURIComponent(nb.volume)}`, nb.volume) : ""),
+            h("td", {}, when(nb.created_at)),
+            h("td", {}, nb.status === "running" ? h("a", { href: nb.open_url, target: "_blank", rel: "noopener" }, "Open") : "")))))
+          : h("p", { class: "muted" }, "None running. ", link("#/notebooks", "Start one in a volume"), ".")));
     for (const c of main.querySelectorAll(".service")) {
       const text = open[c.dataset.service];
       if (text) { const box = c.querySelector(".service-log"); box.hidden = false; box.textContent = text; }
