@@ -208,3 +208,17 @@ def test_kiln_server_on_a_busy_port_fails_before_printing_a_url(kiln_home) -> No
     assert "http://" not in r.stdout + r.stderr
     assert f"port {port} on 127.0.0.1 is already in use" in r.stderr
     assert "--port" in r.stderr
+
+
+def test_shell_completion_installs_and_completes_commands(kiln_home) -> None:
+    import subprocess
+
+    # from a bash, as a user types it: the completion library finds the shell it runs in
+    script = subprocess.run(["bash", "-c", f"{sys.executable} -m kiln.cli --show-completion"],
+                            capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0, script.stderr
+    assert "complete" in script.stdout and "_KILN_COMPLETE" in script.stdout
+    got = run_cli(env={"_KILN_COMPLETE": "complete_bash", "COMP_WORDS": "kiln runs s",
+                       "COMP_CWORD": "2"})
+    assert got.stdout.split() == ["show"]
+    assert "--install-completion" in run_cli("--help").stdout

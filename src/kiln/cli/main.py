@@ -16,7 +16,7 @@ app = typer.Typer(
     help="kilnflow: notebooks and Python functions become pipelines on this machine.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # kiln --install-completion; shellingham loads only when asked
 )
 
 
