@@ -9,6 +9,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from kiln.pysource import parse
+
 
 @dataclass(frozen=True)
 class Import:
@@ -23,7 +25,7 @@ class Import:
 
 def imports_in(source: str, where: str) -> Iterator[Import]:
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError:
         return  # the spec compiler reports broken code; nothing to resolve here
     yield from walk_imports(tree, where, guarded_lines(tree))

@@ -28,6 +28,7 @@ from kiln.notebook.names import (
 )
 from kiln.notebook.source import clean_source
 from kiln.notebook.tags import CellTags, parse_tags
+from kiln.pysource import parse
 from kiln.spec.model import Cell, InputSpec, ParamSpec, PipelineSpec, StepSpec
 from kiln.spec.params import type_of
 from kiln.spec.validate import validate
@@ -253,7 +254,7 @@ def _at(cell: Cell, line: int) -> str:
 
 def _parse(cell: Cell) -> ast.Module:
     try:
-        return ast.parse(cell.source, filename=cell.filename)
+        return parse(cell.source, filename=cell.filename)
     except SyntaxError as e:
         raise NotebookError(f"syntax error: {e.msg}", where=_at(cell, e.lineno or 1),
                             hint="fix the cell; shell (!) and magic (%) lines are dropped "
@@ -332,7 +333,7 @@ def _join(cells: list[Cell]) -> _Code:
         _parse(c)
         offsets.append((len(lines) + 1, c))
         lines.extend(c.source.split("\n"))
-    return _Code(ast.parse("\n".join(lines)), offsets)
+    return _Code(parse("\n".join(lines)), offsets)
 
 
 def _ancestors(steps: dict[str, _Step]) -> dict[str, set[str]]:
@@ -522,7 +523,7 @@ def _analyse(nb_path: Path, sections: _Sections, params: list[ParamSpec], prelud
     if metric_names:
         everyone = set(sections.steps)
         inputs = []
-        where = _Code(ast.parse(""), [(1, sections.metrics[0])])
+        where = _Code(parse(""), [(1, sections.metrics[0])])
         for var in metric_names:
             inp = _resolve(var, 1, where, METRICS_STEP, everyone, flow, pmap)
             assert inp is not None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiln.errors import KaleSDKWarning, PipelineDefinitionError
 from kiln.files import defined_at
+from kiln.pysource import parse
 from kiln.sdk.decorators import Pipeline, StepFunction
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def _output_count(fn: Callable[..., Any]) -> int:
     """How many values a Kale step returns: Kale unpacks `a, b = step()` by the function's
     `return a, b`, with no annotations to go by."""
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        tree = parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError, SyntaxError):
         return 1
     func = next((n for n in ast.walk(tree)

@@ -16,6 +16,7 @@ from kiln.errors import PipelineDefinitionError
 from kiln.files import defined_at
 from kiln.hashing import hash_text
 from kiln.marshal.builtin import _plain_json
+from kiln.pysource import parse
 from kiln.sdk.refs import OutputRef, ParamRef
 from kiln.spec.model import FunctionRef, InputSpec, ParamSpec, PipelineSpec, StepSpec
 from kiln.spec.params import PY_TYPES
@@ -111,7 +112,7 @@ def _module_code_hash(file: str, mtime: float) -> str:
     helpers and constants, which every step of the module may use (like a notebook's
     imports/functions cells)."""
     try:
-        tree = ast.parse(Path(file).read_text())
+        tree = parse(Path(file).read_text())
     except (OSError, SyntaxError):
         return ""
 

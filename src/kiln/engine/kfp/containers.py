@@ -12,6 +12,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from kiln.pysource import parse
+
 # The Secret that gives steps, the launcher and the replicas the shared store
 # (docs/kubeflow.md).
 STORE_SECRET = "kiln-store"
@@ -27,7 +29,7 @@ def dns_name(name: str) -> str:
 def bootstrap_source() -> str:
     """bootstrap.py without its docstrings and comments: it is repeated in every step's
     command, so it is kept short but readable."""
-    tree = ast.parse(Path(__file__).with_name("bootstrap.py").read_text())
+    tree = parse(Path(__file__).with_name("bootstrap.py").read_text())
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \

@@ -41,6 +41,7 @@ from packaging.utils import canonicalize_name
 
 from kiln.engine.imports import Import, guarded_lines, imports_in, walk_imports
 from kiln.errors import SpecError, UserError
+from kiln.pysource import parse
 from kiln.spec.model import PipelineSpec, StepSpec
 
 # What the step runtime itself imports besides the standard library (tests/engine/
@@ -167,7 +168,7 @@ def written_modules(spec: PipelineSpec) -> dict[str, str]:
     out: dict[str, str] = {}
     for cell in [*spec.prelude, *(c for s in spec.steps for c in s.cells)]:
         try:
-            tree = ast.parse(cell.source)
+            tree = parse(cell.source)
         except SyntaxError:
             continue
         for node in ast.walk(tree):
@@ -197,7 +198,7 @@ def _function_imports(source: str, where: str, qualname: str) -> list[Import]:
     Imports in the module's other functions (the pipeline's, helpers the step never names)
     are not the step's."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except SyntaxError:
         return []
     defs = (ast.FunctionDef, ast.AsyncFunctionDef)
