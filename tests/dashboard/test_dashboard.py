@@ -387,3 +387,38 @@ def test_runs_table_columns_sorting_and_pages(page, server, tmp_path):
     page.goto("/#/runs?sort=-metrics.nothing")
     page.locator("#filter-error", has_text="nothing").wait_for()
     assert page.locator("input[name=sort]").input_value() == "-metrics.nothing"
+
+
+SLOW = '''
+import time
+import kiln
+
+@kiln.step
+def fit(epochs: int) -> float:
+    loss = 1.0
+    for epoch in range(epochs):
+        loss *= 0.8
+        kiln.log_metric("loss", loss, step=epoch)
+        time.sleep(0.25)
+    return loss
+
+@kiln.pipeline(name="slow")
+def slow(epochs: int = 40):
+    fit(epochs)
+'''
+
+
+def test_a_running_step_shows_its_elapsed_time_and_metrics_as_they_come(page, server):
+    r = httpx.post(f"{server}/api/v1/pipelines", files={"file": ("slow.py", SLOW.encode())},
+                   data={"entry": "slow"})
+    assert r.status_code == 201, r.text
+    run = httpx.post(f"{server}/api/v1/runs", json={"pipeline": "slow"}).json()
+    page.goto(f"/#/runs/{run['id']}")
+    page.locator("#step .elapsed").wait_for()  # "running for 1.2 s", the step opened by itself
+    # the metric and its chart appear while the step still runs
+    page.locator(".card", has_text="Metrics").locator("td", has_text="loss").wait_for()
+    page.locator("svg.chart[data-title=loss] path.line").wait_for()
+    assert httpx.get(f"{server}/api/v1/runs/{run['id']}").json()["status"] == "running"
+    shot(page, "run-in-progress")
+    page.locator("h1 .badge[data-status=succeeded]").wait_for(timeout=60_000)
+    assert page.locator("#step .elapsed").count() == 0

@@ -87,6 +87,9 @@ def test_detached_service_update_canary_promote_rollback_stop(models) -> None:
 
     r = run_cli("serve", "logs", "iris")
     assert r.returncode == 0 and "reloaded models" in r.stdout
+    # every model request, as it came: method, path, status and time taken
+    assert " POST /v2/models/iris/infer 200 " in r.stdout
+    assert "GET /v2/health/live" not in r.stdout  # probes are left out
     r = run_cli("serve", "stop", "iris")
     assert r.returncode == 0 and "stopped" in r.stdout
     assert services()[0]["status"] == "stopped"
