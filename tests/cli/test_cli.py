@@ -214,7 +214,9 @@ def test_shell_completion_installs_and_completes_commands(kiln_home) -> None:
     import subprocess
 
     # from a bash, as a user types it: the completion library finds the shell it runs in
-    script = subprocess.run(["bash", "-c", f"{sys.executable} -m kiln.cli --show-completion"],
+    # ("; exit $?" keeps bash as the parent: a lone command would be exec'd in its place)
+    script = subprocess.run(["bash", "-c",
+                             f"{sys.executable} -m kiln.cli --show-completion; exit $?"],
                             capture_output=True, text=True, timeout=60)
     assert script.returncode == 0, script.stderr
     assert "complete" in script.stdout and "_KILN_COMPLETE" in script.stdout
