@@ -67,7 +67,7 @@ function edgePath(a, b, vertical) {
 // `available`: the width the drawing may take (the card's) on first draw.
 // Returns the view (a div with its toolbar); redraw it with the same `view` to keep the
 // user's zoom and scroll position while a run's states change.
-export function drawDag(graph, states = {}, { selected, onSelect, view, available: room } = {}) {
+export function drawDag(graph, states = {}, { selected, onSelect, view, available: room, noun = "step" } = {}) {
   const available = Math.max(320, (view?.clientWidth || room || 900) - 4);
   const { pos, width, height, vertical } = layout(graph, available);
   const edges = graph.edges.filter((e) => pos.has(e.from) && pos.has(e.to)).map((e) =>
@@ -146,7 +146,7 @@ export function drawDag(graph, states = {}, { selected, onSelect, view, availabl
     window.addEventListener("pointerup", () => { drag = null; scroller.classList.remove("panning"); });
   }
   const count = view.querySelector(".dag-count");
-  if (count) count.textContent = `${graph.nodes.length} step${graph.nodes.length === 1 ? "" : "s"}`;
+  if (count) count.textContent = `${graph.nodes.length} ${noun}${graph.nodes.length === 1 ? "" : "s"}`;
   scroller.replaceChildren(svg);
   st.apply();
   return view;

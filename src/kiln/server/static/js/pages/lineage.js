@@ -18,7 +18,7 @@ function collapse(lin) {
   for (const t of lin.tasks) {
     const id = `t:${t.node}`;
     key.set(t.node, id);
-    nodes.set(id, { id, kind: "task", label: t.step, sub: `${t.status} · ${t.run.slice(0, 16)}`,
+    nodes.set(id, { id, kind: "task", label: t.step, sub: t.status,
       title: `step ${t.step} of run ${t.run} (${t.status})`, run: t.run, step: t.step, status: t.status });
   }
   let edges = [...new Set(lin.edges.map(([a, b]) => `${key.get(a)}>${key.get(b)}`))]
@@ -77,7 +77,7 @@ export async function lineagePage(main, query, ref) {
   const width = main.clientWidth - 60;
   const graph = (title, g, id, empty) => h("div", { class: "card", id },
     h("h2", {}, title),
-    g.nodes.length > roots.length ? drawDag(g, states, { onSelect: open, available: width })
+    g.nodes.length > roots.length ? drawDag(g, states, { onSelect: open, available: width, noun: "node" })
       : h("p", { class: "muted" }, empty));
   mount(main, h("h1", {}, "Lineage of ", h("span", { class: "mono" }, lin.root)),
     h("p", { class: "muted", id: "lineage-summary" }, `${lin.tasks.length - collapsed} steps and ${[...nodes.values()].filter((n) => n.kind === "artifact").length} distinct outputs within 50 steps each way`,
