@@ -148,7 +148,10 @@ def test_a_50_step_fan_out_and_a_20_step_chain_fit_and_every_node_can_be_clicked
         """), progress=False)
     for run, n in ((fan, 50), (chain, 20)):
         page.goto(f"/#/runs/{run.id}")
+        # this run's page drawn whole (going from one run to the next only changes the hash)
+        page.locator("h1 .run-id", has_text=run.id).wait_for()
         page.locator("h1 .badge[data-status=succeeded]").wait_for()
+        page.locator(f"svg.dag g.node >> nth={n - 1}").wait_for()
         nodes = page.locator("svg.dag g.node")
         assert nodes.count() == n
         card = page.locator("#dag").bounding_box()
@@ -160,7 +163,9 @@ def test_a_50_step_fan_out_and_a_20_step_chain_fit_and_every_node_can_be_clicked
             box = node_box(page, step)
             assert box["width"] > 60  # readable, not shrunk to dots
             page.locator(f"svg.dag g.node[data-step='{step}']").click()
-            page.locator("#step h2").filter(has_text=f"Step {step}").wait_for()
+            # exactly this step: "Step inc" is also the start of "Step inc_2"
+            page.locator("#step h2").filter(
+                has_text=re.compile(rf"^Step {re.escape(step)}\s")).wait_for()
         shot(page, f"graph-{n}-steps")
     # a chain is drawn top to bottom (narrow), a fan-out left to right
     page.goto(f"/#/runs/{chain.id}")

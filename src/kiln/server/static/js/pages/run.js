@@ -25,7 +25,10 @@ export async function runPage(main, query, runId) {
   const details = h("div", {});
 
   let dagView = null;
-  const select = (step) => { selected = step; logOffset = 0; logStep = null; refresh(); };
+  const select = (step) => {
+    if (step === selected) return;  // already open: nothing to fetch or redraw
+    selected = step; logOffset = 0; logStep = null; refresh();
+  };
 
   async function refresh() {
     const run = await api(`/runs/${runId}`);
