@@ -1,10 +1,10 @@
 // A tuning study drawn: each trial's objective with the running best, and parallel
 // coordinates of the parameters against the objective (Katib UI's two graphs).
 import { h } from "./dom.js";
+import { fmt as fmtNumber, plotScale } from "./chart.js";
 
 const STATE_COLOURS = { complete: "#2f6fde", pruned: "#c98a06", failed: "#d64545", running: "#9aa5b1" };
-const fmt = (v) => (typeof v !== "number" ? String(v)
-  : Math.abs(v) >= 1000 || Number.isInteger(v) ? String(Math.round(v * 100) / 100) : v.toPrecision(3));
+const fmt = (v) => (typeof v !== "number" ? String(v) : fmtNumber(v));
 
 // The value a trial is shown at: its objective, or the last value a pruned trial reported.
 export function shownValue(t) {
@@ -22,13 +22,8 @@ export function objectiveChart(trials, { metric, direction, best, width = 520, h
     if (t.state === "complete" && (cur === null || better(y, cur))) cur = y;
     if (cur !== null) running.push([x, cur]);
   }
-  const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
-  let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  if (x0 === x1) x1 = x0 + 1;
-  if (y0 === y1) { y0 -= 1; y1 += 1; }
   const L = 52, R = 12, T = 22, B = 28;
-  const sx = (x) => L + ((x - x0) / (x1 - x0)) * (width - L - R);
-  const sy = (y) => height - B - ((y - y0) / (y1 - y0)) * (height - T - B);
+  const { x0, x1, y0, y1, sx, sy } = plotScale(pts, { width, height, L, R, T, B });
   const line = running.map((p, i) => (i ? `H${sx(p[0]).toFixed(1)}V${sy(p[1]).toFixed(1)}`
     : `M${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`)).join("");
   return h("div", { class: "chart-box" },
