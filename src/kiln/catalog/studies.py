@@ -91,9 +91,10 @@ class StudyInfo:
             out[t.state] = out.get(t.state, 0) + 1
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, with_trials: bool = True) -> dict[str, Any]:
+        """`with_trials=False`: the summary a study list shows."""
         best = self.best()
-        return {
+        out = {
             "id": self.id, "name": self.name, "kind": self.kind, "pipeline": self.pipeline,
             "source": self.source, "status": self.status, "error": self.error,
             "created_at": self.created_at.isoformat() + "Z",
@@ -103,8 +104,10 @@ class StudyInfo:
             "best": None if best is None else {"number": best.number, "value": best.value,
                                                "params": best.params, "run": best.run_id,
                                                "metrics": best.metrics},
-            "trials": [t.to_dict() for t in self.trials],
         }
+        if with_trials:
+            out["trials"] = [t.to_dict() for t in self.trials]
+        return out
 
 
 def create_study(cat: Catalog, *, name: str | None, kind: str, pipeline: str, source: str,

@@ -16,8 +16,7 @@ router = APIRouter(tags=["studies"])
 
 
 def _summary(st: records.StudyInfo) -> dict[str, Any]:
-    out = st.to_dict()
-    out.pop("trials")
+    out = st.to_dict(with_trials=False)  # a list needs no trial rows
     out.pop("config")
     out["budget"] = st.config.get("maxTrialCount")
     out["parallel"] = st.config.get("parallelTrialCount")
