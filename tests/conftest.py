@@ -144,10 +144,11 @@ def module(tmp_path: Path) -> Callable[[str, str], Path]:
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+            timeout: float = 300, input_text: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {}), "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "kiln.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env=full_env, timeout=timeout)
+                          text=True, cwd=cwd, env=full_env, timeout=timeout, input=input_text)
 
 
 def sigint_as_terminal() -> None:
@@ -298,9 +299,11 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @contextlib.contextmanager
-def kiln_server(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def kiln_server(*args: str, env: dict[str, str] | None = None,
+                log: list[str] | None = None) -> Iterator[str]:
     """A real `kiln server` process on a free loopback port (KILN_HOME from the environment,
-    plus `env`); yields its base URL once /api/v1/health answers, and stops it after."""
+    plus `env`); yields its base URL once /api/v1/health answers, and stops it after.
+    `log`: gets what the server printed, once it has stopped."""
     import httpx
 
     port = free_port()
@@ -321,7 +324,9 @@ def kiln_server(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.communicate(timeout=10)
+        out, _ = proc.communicate(timeout=10)
+        if log is not None:
+            log.append(out or "")
 
 
 def tool_python(name: str, pins: list[str]) -> Path:

@@ -20,7 +20,15 @@ from typing import Any
 
 import httpx
 
-from kiln.errors import KilnError, NotFoundError, UserError
+from kiln.errors import (
+    AuthenticationError,
+    ConflictError,
+    KilnError,
+    NotFoundError,
+    PermissionDenied,
+    TooManyAttempts,
+    UserError,
+)
 
 API = "/api/v1"
 # catalog.runs.FINISHED, not imported from there: that module loads SQLAlchemy, and a client
@@ -42,13 +50,32 @@ class Client:
         self._http = httpx.Client(base_url=url + API, headers=headers, timeout=timeout)
 
     @classmethod
-    def from_env(cls) -> Client | None:
-        """KILN_URL (with KILN_TOKEN and KILN_NAMESPACE), or None when KILN_URL is unset."""
-        url = os.environ.get("KILN_URL")
+    def from_env(cls, *, or_login: bool = False) -> Client | None:
+        """KILN_URL (with KILN_TOKEN, else the token `kiln login` stored for it, and
+        KILN_NAMESPACE); with `or_login`, the server `kiln login` signed in to last; or None
+        to work on this machine."""
+        from kiln import credentials
+
+        url = os.environ.get("KILN_URL") or (credentials.current() if or_login else None)
         if not url:
             return None
-        return cls(url, token=os.environ.get("KILN_TOKEN") or None,
-                   namespace=os.environ.get("KILN_NAMESPACE") or None)
+        url = url.strip().rstrip("/")
+        token = os.environ.get("KILN_TOKEN") or credentials.token_for(url)
+        return cls(url, token=token, namespace=os.environ.get("KILN_NAMESPACE") or None)
+
+    @classmethod
+    def local(cls, namespace: str | None = None) -> Client:
+        """The REST API of this machine's KILN_HOME, in this process, as its owner (a server
+        without --auth): admin commands on the server's own machine go through the same
+        routes, rules and checks as over the network."""
+        from kiln.server.app import create_app
+
+        client = cls.__new__(cls)
+        client.url = "local"
+        headers = {"X-Kiln-Namespace": namespace} if namespace else {}
+        client._http = httpx.Client(base_url="http://local" + API, headers=headers,
+                                    transport=_InProcess(create_app()), timeout=None)
+        return client
 
     def close(self) -> None:
         self._http.close()
@@ -85,10 +112,15 @@ class Client:
                             f"{r.request.url.path} without a kilnflow error", where="KILN_URL",
                             hint="is KILN_URL the address of `kiln server`?") from None
         if r.status_code == 401:
-            raise UserError(f"the server refused the request: {message}", where="KILN_TOKEN",
-                            hint="set KILN_TOKEN to the server's KILN_SERVER_TOKEN")
-        if r.status_code == 404:
-            raise NotFoundError(message, where=where, hint=hint)
+            raise AuthenticationError(f"the server refused the request: {message}",
+                                      where="KILN_TOKEN", hint=hint or "sign in with `kiln "
+                                      "login URL`, or set KILN_TOKEN")
+        if r.status_code == 429:
+            raise TooManyAttempts(message, where=where, hint=hint,
+                                  retry_after=int(r.headers.get("retry-after") or 1))
+        error = {403: PermissionDenied, 404: NotFoundError, 409: ConflictError}.get(r.status_code)
+        if error is not None:
+            raise error(message, where=where, hint=hint)
         if r.status_code < 500:
             raise UserError(message, where=where, hint=hint)
         raise KilnError(f"the server failed: {message}", where=where, hint=hint)
@@ -198,3 +230,27 @@ class Client:
         result: list[dict[str, Any]] = self._json("GET", f"/volumes/{volume}/files",
                                                   params={"path": path})
         return result
+
+
+class _InProcess(httpx.BaseTransport):
+    """httpx's sync client on an ASGI application in this process (httpx ships only an
+    async one): each request runs the app to completion in a fresh event loop."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        import anyio
+
+        body = request.read()
+
+        async def send() -> httpx.Response:
+            asgi = httpx.ASGITransport(app=self.app, client=("127.0.0.1", 0))
+            copy = httpx.Request(request.method, request.url, headers=request.headers,
+                                 content=body)
+            response = await asgi.handle_async_request(copy)
+            content = await response.aread()
+            return httpx.Response(response.status_code, headers=response.headers,
+                                  content=content)
+
+        return anyio.run(send)

@@ -9,6 +9,10 @@
     │   ├── TargetError            a run target that is neither notebook, module nor spec
     │   │   └── ModuleExit         a module that exits (sys.exit, os._exit) while imported
     │   ├── NotFoundError          a run, step, task, artifact or service that does not exist
+    │   ├── ConflictError          a name already taken, a last admin removed (HTTP 409)
+    │   ├── AuthenticationError    no credentials, or ones the server does not accept (401)
+    │   │   └── TooManyAttempts    sign-ins refused for a while after wrong passwords (429)
+    │   ├── PermissionDenied       the caller is known but may not do this (403)
     │   ├── ModelError             a model that cannot be found, recognised or loaded for serving
     │   └── RequestError           an inference request that breaks the protocol (HTTP `status`)
     ├── CodecError                 a value no codec can write, or data a codec cannot read
@@ -27,6 +31,10 @@ from __future__ import annotations
 __all__ = [
     "CatalogError",
     "CodecError",
+    "ConflictError",
+    "AuthenticationError",
+    "PermissionDenied",
+    "TooManyAttempts",
     "KaleSDKWarning",
     "KilnError",
     "ModelError",
@@ -104,6 +112,29 @@ class ModuleExit(TargetError):
 
 class NotFoundError(UserError):
     reference = "not-found"
+
+
+class ConflictError(UserError):
+    reference = "conflict"
+
+
+class AuthenticationError(UserError):
+    reference = "auth-required"
+
+
+class TooManyAttempts(AuthenticationError):
+    """Sign-ins for this name or address are refused until `retry_after` seconds pass."""
+
+    reference = "auth-throttled"
+
+    def __init__(self, message: str, *, retry_after: int, where: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, where=where, hint=hint)
+        self.retry_after = retry_after
+
+
+class PermissionDenied(UserError):
+    reference = "permission-denied"
 
 
 class ModelError(UserError):

@@ -65,6 +65,18 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
             tmp.unlink()
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a secret (a password, a token) whole, readable by its owner only from the first
+    byte: the file is made 0600, never widened and then narrowed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+
 def loaded_from(module: types.ModuleType | None, path: Path | str) -> bool:
     """True if `module` was imported from the file at `path` (an absolute path)."""
     return module is not None and \

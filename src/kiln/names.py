@@ -47,6 +47,22 @@ RULES: dict[str, NameRule] = {
         "'{name}' is not a run name",
         "letters, digits, '.', '_' and '-', starting with a letter, at most 100, and not only "
         "hex digits (those read as a run id), e.g. baseline-lr-0.1", where="--name"),
+    # people sign in with these and Kubeflow profiles name them (often an e-mail address);
+    # lowercase so 'Ann' and 'ann' cannot be two accounts, ASCII so no look-alike letters
+    "user": NameRule(
+        re.compile(r"^[a-z0-9](?:[a-z0-9._@+-]{0,126}[a-z0-9])?$"),
+        "'{name}' is not a user name",
+        "1-128 lowercase ASCII letters, digits, '.', '_', '@', '+' or '-', starting and ending "
+        "with a letter or digit (an e-mail address works)", where="name"),
+    # a Kubernetes Group subject on Kubeflow
+    "group": NameRule(
+        re.compile(_DNS_1123), "'{name}' is not a group name",
+        "1-63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+        where="name"),
+    "token": NameRule(
+        re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.@:\-]{0,99}$"), "'{name}' is not a token name",
+        "letters, digits, spaces, '.', '_', '@', ':' and '-', at most 100, e.g. laptop-cli",
+        where="name"),
     "pipeline": NameRule(
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"),
         "'{name}' is not a valid pipeline name",

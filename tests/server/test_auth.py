@@ -35,7 +35,7 @@ def test_the_dashboard_signs_in_with_a_cookie_and_changes_need_its_header(monkey
         api = f"{base}/api/v1"
         r = httpx.post(f"{api}/session", json={"token": "wrong"})
         assert r.status_code == 401 and "set-cookie" not in r.headers
-        assert httpx.post(f"{api}/session", content=b"not json").status_code == 400
+        assert httpx.post(f"{api}/session", content=b"not json").status_code == 422
         r = httpx.post(f"{api}/session", json={"token": token})
         assert r.status_code == 200
         cookie = r.headers["set-cookie"]
@@ -56,7 +56,7 @@ def test_the_dashboard_signs_in_with_a_cookie_and_changes_need_its_header(monkey
 
 def test_binding_beyond_loopback_needs_a_token(tmp_path):
     r = run_cli("server", "--host", "0.0.0.0", "--port", "1")
-    assert r.returncode != 0 and "without a token" in r.stderr and "--insecure" in r.stderr
+    assert r.returncode != 0 and "without --auth" in r.stderr and "--insecure" in r.stderr
     empty = tmp_path / "token"
     empty.write_text("\n")
     r = run_cli("server", "--token-file", str(empty))

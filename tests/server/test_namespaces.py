@@ -76,7 +76,7 @@ def test_rest_namespaces_and_background_runs_in_them():
         out = c.get(f"/runs/{run_id}/steps/make/outputs/output/preview", params=team)
         assert out.status_code == 200, out.text
         assert c.get("/namespaces").json() == {"namespaces": ["default", "team-b"],
-                                                "default": "default"}
+                                                "default": "default", "roles": {}}
         bad = c.get("/runs", params={"namespace": "../etc"})
         assert bad.status_code == 400
         assert bad.json()["error"]["where"] == "namespace"

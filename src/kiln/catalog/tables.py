@@ -276,3 +276,103 @@ task_volumes = Table(
     Column("volume", String(200), nullable=False),
     Column("snapshot_id", String(64)),
 )
+
+
+# --- identity: who may do what (kiln.identity). Kept in the default namespace's catalog, the
+# server's own, whichever namespace a request works in. Shaped like Kubeflow profiles: a
+# namespace has an owner and role bindings (admin, edit, view) for users and groups.
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), unique=True, nullable=False),
+    Column("kind", String(16), nullable=False),  # person, service
+    Column("password_hash", Text),  # argon2id; none for service accounts and proxy users
+    Column("is_admin", Integer, default=0, nullable=False),  # may do anything anywhere
+    Column("disabled", Integer, default=0, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+groups = Table(
+    "groups", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(63), unique=True, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+group_members = Table(
+    "group_members", metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+namespaces = Table(
+    "namespaces", metadata,
+    Column("name", String(63), primary_key=True),
+    Column("owner_id", ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+role_bindings = Table(
+    "role_bindings", metadata,
+    Column("namespace", ForeignKey("namespaces.name", ondelete="CASCADE"), primary_key=True),
+    Column("subject_kind", String(8), primary_key=True),  # user, group
+    Column("subject_id", Integer, primary_key=True),
+    Column("role", String(8), nullable=False),  # admin, edit, view
+)
+
+
+grants = Table(
+    "grants", metadata,
+    Column("namespace", String(63), primary_key=True),
+    Column("object_kind", String(16), primary_key=True),  # volume, pipeline, model, bucket
+    Column("object_name", String(200), primary_key=True),
+    Column("subject_kind", String(8), primary_key=True),
+    Column("subject_id", Integer, primary_key=True),
+    Column("level", String(8), nullable=False),  # read, edit, manage
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+tokens = Table(
+    "tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),  # personal, session
+    Column("name", String(100), nullable=False),
+    Column("digest", String(64), unique=True, nullable=False),  # SHA-256 of the secret
+    Column("prefix", String(16), nullable=False),  # shown in lists, to tell tokens apart
+    Column("read_only", Integer, default=0, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime),
+    Column("last_used_at", DateTime),
+    Column("revoked_at", DateTime),
+    Index("ix_tokens_user", "user_id"),
+)
+
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),  # create, change, delete, share, export, ...
+    Column("namespace", String(63)),
+    Column("target", String(500), nullable=False),  # METHOD path, or what was touched
+    Column("status", Integer, nullable=False),
+    Column("address", String(64), default="", nullable=False),
+    Index("ix_audit_at", "at"),
+)
+
+
+login_failures = Table(
+    "login_failures", metadata,
+    Column("key", String(200), primary_key=True),  # user:NAME or address:IP
+    Column("count", Integer, nullable=False),
+    Column("last_at", DateTime, nullable=False),
+)

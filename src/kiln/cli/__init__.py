@@ -13,8 +13,11 @@ if TYPE_CHECKING:
 REMOTE_COMMANDS = frozenset({
     "run", "logs", "runs ls", "runs show", "runs cancel", "artifacts ls", "artifacts get",
     "pipeline upload", "pipeline ls", "volume ls", "volume files"})
-# Commands that never open a home, so KILN_URL does not concern them.
-HOMELESS_COMMANDS = frozenset({"compile", "submit", "server"})
+# Commands that never open a home, so KILN_URL does not concern them; and the identity
+# commands (kiln.cli.identity), which choose their server themselves.
+HOMELESS_COMMANDS = frozenset({"compile", "submit", "server", "login", "logout", "whoami",
+                               "audit", "token", "user", "group", "namespace", "grant",
+                               "export"})
 
 
 def runtime() -> Runtime:

@@ -48,6 +48,7 @@ def _root(
 def _register() -> None:
     from kiln.cli import (
         automl,
+        identity,
         notebooks,
         pipelines,
         registry,
@@ -73,6 +74,7 @@ def _register() -> None:
     server.register(app)
     schedules.register(app)
     notebooks.register(app)
+    identity.register(app)
 
 
 def command_path(args: list[str], groups: set[str]) -> str:

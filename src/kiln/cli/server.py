@@ -24,8 +24,22 @@ def server(host: str = typer.Option("127.0.0.1", "--host",
            token_file: Path = typer.Option(
                None, "--token-file", help="Require the token in this file on API requests "
                                           "(default: KILN_SERVER_TOKEN, if set)."),
+           auth: bool = typer.Option(
+               False, "--auth", help="Users sign in: accounts, groups, roles per namespace, "
+                                     "tokens (docs/security.md). Needed beyond loopback."),
+           proxy_user_header: str = typer.Option(
+               None, "--proxy-user-header", metavar="HEADER",
+               help="With --auth: believe this header's user name (e.g. kubeflow-userid) "
+                    "from the --trusted-proxy addresses, and only from them."),
+           proxy_user_prefix: str = typer.Option(
+               "", "--proxy-user-prefix", help="The prefix the proxy puts before the name "
+                                               "(e.g. accounts.google.com:)."),
+           trusted_proxy: list[str] = typer.Option(
+               [], "--trusted-proxy", metavar="ADDRESS",
+               help="An address or network of the authenticating proxy (repeatable)."),
            insecure: bool = typer.Option(
-               False, "--insecure", help="Allow binding beyond loopback without a token.")
+               False, "--insecure", help="Allow binding beyond loopback without --auth "
+                                         "(something in front of it authenticates).")
            ) -> None:
     """Serve the dashboard at / and the REST API under /api/v1 (OpenAPI at /openapi.json);
     runs the scheduler too (snapshots, recurring runs), so `kiln scheduler` is not needed."""
@@ -53,19 +67,72 @@ def server(host: str = typer.Option("127.0.0.1", "--host",
                         f"loopback needs at least {MIN_TOKEN}", where="--token-file",
                         hint="make one with `python -c 'import secrets; "
                              "print(secrets.token_urlsafe(32))'`")
-    if not loopback and token is None and not insecure:
-        raise UserError(f"binding to {host} without a token lets anyone who reaches it in",
-                        where="--host",
-                        hint="set KILN_SERVER_TOKEN or --token-file, or pass --insecure when "
-                             "something in front of it authenticates")
+    if not loopback and not auth and not insecure:
+        raise UserError(f"binding to {host} without --auth lets anyone who reaches it in"
+                        + (" with one shared token" if token else ""), where="--host",
+                        hint="add --auth (users sign in; the token stays an admin token for "
+                             "scripts), or pass --insecure when something in front of it "
+                             "authenticates")
+    if proxy_user_header and not trusted_proxy:
+        raise UserError("--proxy-user-header needs --trusted-proxy: a header anyone can send "
+                        "proves nothing", where="--proxy-user-header",
+                        hint="give the proxy's address, e.g. --trusted-proxy 10.0.0.5")
+    if (proxy_user_header or trusted_proxy) and not auth:
+        raise UserError("a trusted proxy's users need --auth", where="--proxy-user-header")
+    from kiln.server.auth import Authenticator
+
+    try:
+        authenticator = Authenticator(
+            identity=auth, token=token, proxy_header=(proxy_user_header or "").lower() or None,
+            proxy_prefix=proxy_user_prefix, trusted_proxies=tuple(trusted_proxy)
+        ) if auth or token else None
+    except ValueError as e:
+        raise UserError(f"{e}", where="--trusted-proxy",
+                        hint="an address or network, e.g. 10.0.0.5 or 10.0.0.0/24") from None
     # Bind before saying where: a busy port fails here, before any URL is printed.
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
+    needs = "; users sign in" if auth else "; token required" if token else ""
     typer.echo(f"kiln dashboard on http://{shown}:{bound}/  (REST API: /api/v1, "
-               f"OpenAPI: /openapi.json{'; token required' if token else ''})")
-    config = uvicorn.Config(create_app(scheduler=scheduler, token=token), log_level="warning")
+               f"OpenAPI: /openapi.json{needs})")
+    if auth:
+        _first_admin()
+    config = uvicorn.Config(create_app(scheduler=scheduler, auth=authenticator),
+                            log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _first_admin() -> None:
+    """On a server's first start with --auth: an admin account, and the default namespace
+    owned by it. The password is KILN_ADMIN_PASSWORD if set, else made up and written to a
+    file only its owner can read — not printed, so it stays out of logs."""
+    import os
+    import secrets
+
+    from kiln.cli import runtime
+    from kiln.home import DEFAULT_NAMESPACE
+    from kiln.identity import accounts, namespaces
+    from kiln.identity.model import identity_catalog
+
+    rt = runtime()
+    cat = identity_catalog(rt)
+    if accounts.count_users(cat):
+        return
+    given = os.environ.get("KILN_ADMIN_PASSWORD")
+    password = given or secrets.token_urlsafe(18)
+    accounts.add_user(cat, "admin", password=password, admin=True)
+    namespaces.create(cat, DEFAULT_NAMESPACE, "admin")
+    if given:
+        typer.echo("first start: made the server admin 'admin' with KILN_ADMIN_PASSWORD")
+        return
+    from kiln.files import write_private
+
+    path = rt.home.base / "initial-admin-password"
+    write_private(path, password + "\n")
+    typer.echo(f"first start: made the server admin 'admin'; its password is in {path} "
+               "(readable by you only). Sign in, then set your own with "
+               "`kiln user passwd admin` and delete that file.")
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -9,23 +9,52 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from kiln._version import __version__
-from kiln.errors import KilnError, NotFoundError, UserError
+from kiln.errors import (
+    AuthenticationError,
+    ConflictError,
+    KilnError,
+    NotFoundError,
+    PermissionDenied,
+    TooManyAttempts,
+    UserError,
+)
 from kiln.runtime import Runtime
 from kiln.server.deps import error_body
 
+if TYPE_CHECKING:
+    from kiln.server.auth import Authenticator
+
+# The HTTP status of each error, most specific first.
+_STATUS: list[tuple[type[KilnError], int]] = [
+    (NotFoundError, 404), (PermissionDenied, 403), (ConflictError, 409), (UserError, 400)]
+
 
 def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
-               token: str | None = None) -> FastAPI:
+               token: str | None = None, auth: Authenticator | None = None) -> FastAPI:
     """`scheduler`: also take scheduled snapshots and start recurring runs, in a thread.
-    `token`: require it on every API request (kiln.server.auth)."""
-    from kiln.server import notebooks, pipelines, runs, schedules, services, studies, volumes
+    `auth`: who may come in (kiln.server.auth); `token` alone is a shared admin token.
+    Without either the server is open: one user on loopback."""
+    from fastapi import Depends
+
+    from kiln.server import (
+        identity,
+        notebooks,
+        pipelines,
+        runs,
+        schedules,
+        services,
+        studies,
+        volumes,
+    )
+    from kiln.server.auth import Authenticator
+    from kiln.server.authz import authorize, check_rules
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -44,14 +73,25 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
             thread.join(timeout=30)
 
     app = FastAPI(title="kilnflow", version=__version__, openapi_url="/openapi.json",
-                  docs_url="/api/docs", redoc_url=None, lifespan=lifespan)
+                  docs_url="/api/docs", redoc_url=None, lifespan=lifespan,
+                  dependencies=[Depends(authorize)])
     app.state.rt = rt or Runtime.open()
+    if auth is None and token:
+        auth = Authenticator(token=token)
+    app.state.auth = auth
 
     @app.exception_handler(KilnError)
     async def _kiln_error(_: Request, e: KilnError) -> JSONResponse:
-        code = 404 if isinstance(e, NotFoundError) else 400 if isinstance(e, UserError) else 500
+        headers = None
+        if isinstance(e, TooManyAttempts):
+            code, headers = 429, {"Retry-After": str(e.retry_after)}
+        elif isinstance(e, AuthenticationError):
+            code, headers = 401, {"WWW-Authenticate": "Bearer"}
+        else:
+            code = next((c for t, c in _STATUS if isinstance(e, t)), 500)
         return JSONResponse(error_body(e.message, where=e.where, hint=e.hint,
-                                       reference=e.reference), status_code=code)
+                                       reference=e.reference), status_code=code,
+                            headers=headers)
 
     @app.exception_handler(OSError)
     async def _os_error(_: Request, e: OSError) -> JSONResponse:
@@ -78,11 +118,22 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
         return {"status": "ok", "version": __version__}
 
     @app.get("/api/v1/namespaces", tags=["server"])
-    def namespaces() -> dict[str, Any]:
-        """Namespaces in use (each keeps its own runs, volumes, pipelines and models); pick
-        one per request with ?namespace=NS or the X-Kiln-Namespace header."""
+    def namespaces(request: Request) -> dict[str, Any]:
+        """Namespaces in use (each keeps its own runs, volumes, pipelines and models) that
+        the caller may enter, with their role in each; pick one per request with
+        ?namespace=NS or the X-Kiln-Namespace header."""
+        from kiln.identity.model import identity_catalog
+        from kiln.identity.namespaces import roles
+        from kiln.server.authz import principal
+
         home = app.state.rt.home
-        return {"namespaces": home.namespaces(), "default": home.namespace}
+        who = principal(request)
+        if who.is_admin:
+            return {"namespaces": home.namespaces(), "default": home.namespace, "roles": {}}
+        mine = roles(identity_catalog(app.state.rt), who)
+        names = sorted(mine)
+        default = home.namespace if home.namespace in mine else (names[0] if names else None)
+        return {"namespaces": names, "default": default, "roles": mine}
 
     app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(runs.router, prefix="/api/v1")
@@ -91,11 +142,13 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
     app.include_router(notebooks.router, prefix="/api/v1")
     app.include_router(studies.router, prefix="/api/v1")
     app.include_router(services.router, prefix="/api/v1")
+    app.include_router(identity.router, prefix="/api/v1")
     _dashboard(app)
-    if token:
-        from kiln.server.auth import TokenAuth
+    check_rules(app)
+    if auth is not None:
+        from kiln.server.audit import AuditLog
 
-        app.add_middleware(TokenAuth, token=token)
+        app.add_middleware(AuditLog)
     from kiln.server.headers import SecurityHeaders
 
     app.add_middleware(SecurityHeaders)  # outermost: 401s carry the headers too

@@ -1,140 +1,146 @@
-"""A shared secret for `kiln server`: with a token set (KILN_SERVER_TOKEN or --token-file),
-every API request must carry it, as `Authorization: Bearer TOKEN` (scripts, the CLI), or the
-dashboard's session cookie. The dashboard's own files, /api/v1/health and the sign-in
-(`POST /api/v1/session`) stay open: they hold no data.
+"""Who is calling `kiln server`: authentication only (kiln.server.authz decides what they may
+do). Three ways in, each off unless the server is started with it:
 
-Tokens never travel in URLs (browser history, proxy logs keep those): the dashboard posts the
-token once and gets an HttpOnly, SameSite=Strict cookie holding a keyed hash of it (not the
-token). Requests that change something on the strength of the cookie must also carry
-`X-Kiln-Request: 1`, which a page of another origin cannot send (CSRF).
+- `--auth`: users sign in (the dashboard's form, `kiln login`); requests carry a personal or
+  service token (`Authorization: Bearer kiln_...`) or the dashboard's session cookie;
+- a shared token (KILN_SERVER_TOKEN, --token-file): whoever has it is a server admin — what
+  scripts used before --auth, and still may;
+- a trusted proxy's header (`--proxy-user-header kubeflow-userid`): believed only from the
+  proxy addresses given with it, never by default.
 
-A server bound beyond loopback without a token is refused at start (see kiln.cli.server)."""
+Secrets never travel in URLs (browser history and proxy logs keep those). The dashboard's
+cookie is HttpOnly and SameSite=Strict, and a change made on the strength of the cookie must
+also carry `X-Kiln-Request: 1`, which a page of another origin cannot send (CSRF).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from kiln.errors import AuthenticationError, NotFoundError, PermissionDenied
+from kiln.identity.model import Principal
 
-OPEN_PATHS = ("/api/v1/health",)
-SESSION_PATH = "/api/v1/session"
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from kiln.catalog.db import Catalog
+
 COOKIE = "kiln_session"
-CSRF_HEADER = b"x-kiln-request"
-_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+CSRF_HEADER = "x-kiln-request"
+ADMIN_TOKEN_NAME = "admin-token"
 
 
 def session_value(token: bytes) -> str:
-    """What the cookie holds: a keyed hash of the token, so the cookie is not the token."""
+    """The shared token's session cookie: a keyed hash of it, so the cookie is not the token."""
     return hmac.new(token, b"kiln dashboard session", hashlib.sha256).hexdigest()
 
 
-class TokenAuth:
-    """Pure ASGI (not BaseHTTPMiddleware): streamed answers such as logs pass untouched."""
+@dataclass
+class Authenticator:
+    identity: bool = False  # --auth: users, tokens, sessions
+    token: str | None = None  # the shared admin token
+    proxy_header: str | None = None
+    proxy_prefix: str = ""
+    trusted_proxies: tuple[str, ...] = ()
+    _networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = field(
+        default_factory=list, repr=False)
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = token.encode()
-        self.session = session_value(self.token).encode()
+    def __post_init__(self) -> None:
+        self._networks = [ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/api/") or path in OPEN_PATHS:
-            await self.app(scope, receive, send)
-            return
-        if path == SESSION_PATH:
-            await self._sign_in(scope, receive, send)
-            return
-        headers = dict(scope.get("headers", ()))
-        bearer = self._bearer(headers)
-        if bearer is not None and hmac.compare_digest(bearer, self.token):
-            await self.app(scope, receive, send)
-            return
-        cookie = self._cookie(headers)
-        if bearer is None and cookie is not None and hmac.compare_digest(cookie, self.session):
-            if scope.get("method", "GET") in _SAFE_METHODS or headers.get(CSRF_HEADER) == b"1":
-                await self.app(scope, receive, send)
-                return
-            await self._refuse(scope, receive, send, 403, "a change made with the dashboard's "
-                               "session must come from the dashboard", where=CSRF_HEADER.decode(),
-                               hint="send the X-Kiln-Request: 1 header")
-            return
-        wrong = bearer is not None or cookie is not None
-        await self._refuse(scope, receive, send, 401,
-                           "the token is wrong" if wrong else "this server needs a token",
-                           where="Authorization",
-                           hint="send Authorization: Bearer TOKEN, the server's "
-                                "KILN_SERVER_TOKEN (the dashboard asks for it once)")
+    def catalog(self, request: Request) -> Catalog:
+        from kiln.identity.model import identity_catalog
 
-    async def _sign_in(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """POST {"token": ...}: the session cookie; DELETE: sign out."""
-        from starlette.responses import JSONResponse
+        return identity_catalog(request.app.state.rt)
 
-        method = scope.get("method")
-        if method == "DELETE":
-            done = JSONResponse({"signed_in": False})
-            done.delete_cookie(COOKIE, path="/api/")
-            await done(scope, receive, send)
-            return
-        if method != "POST":
-            await self._refuse(scope, receive, send, 405, f"{method} is not allowed here",
-                               where=SESSION_PATH, hint="POST {\"token\": ...} to sign in")
-            return
-        body = b""
-        while True:
-            message: Message = await receive()
-            body += message.get("body", b"")
-            if len(body) > 4096:
-                break
-            if not message.get("more_body"):
-                break
-        try:
-            given = json.loads(body)["token"].encode()
-        except (ValueError, KeyError, TypeError, AttributeError):
-            await self._refuse(scope, receive, send, 400, "send the token as JSON",
-                               where="body", hint='{"token": "..."}')
-            return
-        if not hmac.compare_digest(given, self.token):
-            await self._refuse(scope, receive, send, 401, "the token is wrong",
-                               where="body.token", hint="use the server's KILN_SERVER_TOKEN")
-            return
-        done = JSONResponse({"signed_in": True})
-        secure = scope.get("scheme") == "https"
-        done.set_cookie(COOKIE, self.session.decode(), path="/api/", httponly=True,
-                        samesite="strict", secure=secure)
-        await done(scope, receive, send)
-
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str,
-                      *, where: str, hint: str) -> None:
-        from starlette.responses import JSONResponse
-
-        from kiln.server.deps import error_body
-
-        body = error_body(message, where=where, hint=hint,
-                          reference="auth-required" if status == 401 else "auth")
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
-
-    @staticmethod
-    def _bearer(headers: dict[bytes, bytes]) -> bytes | None:
-        value = headers.get(b"authorization")
-        if value is not None and value[:7].lower() == b"bearer ":
-            return bytes(value[7:].strip())
+    def identify(self, request: Request) -> Principal | None:
+        """The caller, None for nobody (no credentials), AuthenticationError for credentials
+        that are wrong, revoked or expired."""
+        header = request.headers.get("authorization")
+        if header is not None:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise AuthenticationError("send the token as Authorization: Bearer TOKEN",
+                                          where="Authorization")
+            return self._bearer(request, value.strip())
+        cookie = request.cookies.get(COOKIE)
+        if cookie:
+            return self._session(request, cookie)
+        if self.proxy_header:
+            return self._proxied(request)
         return None
 
-    @staticmethod
-    def _cookie(headers: dict[bytes, bytes]) -> bytes | None:
-        from http.cookies import CookieError, SimpleCookie
+    def _bearer(self, request: Request, value: str) -> Principal:
+        if self.token is not None and hmac.compare_digest(value.encode(), self.token.encode()):
+            return Principal(ADMIN_TOKEN_NAME, is_admin=True, via="admin-token")
+        if self.identity:
+            from kiln.identity import tokens
 
-        raw = headers.get(b"cookie")
-        if not raw:
-            return None
-        jar: SimpleCookie = SimpleCookie()
+            return tokens.authenticate(self.catalog(request), value, kind="personal")
+        raise AuthenticationError("the token is wrong", where="Authorization",
+                                  hint="send the server's KILN_SERVER_TOKEN")
+
+    def _session(self, request: Request, value: str) -> Principal:
+        if self.token is not None and hmac.compare_digest(
+                value.encode(), session_value(self.token.encode()).encode()):
+            return Principal(ADMIN_TOKEN_NAME, is_admin=True, via="session")
+        if self.identity and value.startswith("kiln_"):
+            from kiln.identity import tokens
+
+            try:
+                return tokens.authenticate(self.catalog(request), value, kind="session")
+            except AuthenticationError:
+                pass
+        raise AuthenticationError("your session has ended, or is not from this server",
+                                  where="cookie", hint="sign in again")
+
+    def _proxied(self, request: Request) -> Principal | None:
+        assert self.proxy_header is not None
+        value = request.headers.get(self.proxy_header)
+        peer = request.client.host if request.client else ""
+        if value is None or not self._trusted(peer):
+            return None  # from anyone but the proxy, the header means nothing
+        if self.proxy_prefix:
+            if not value.startswith(self.proxy_prefix):
+                raise AuthenticationError(f"the proxy's {self.proxy_header} header lacks its "
+                                          f"prefix '{self.proxy_prefix}'",
+                                          where=self.proxy_header)
+            value = value[len(self.proxy_prefix):]
+        from kiln.identity import accounts
+
+        cat = self.catalog(request)
+        name = value.strip().lower()
         try:
-            jar.load(raw.decode("latin-1"))
-        except CookieError:
-            return None
-        morsel = jar.get(COOKIE)
-        return morsel.value.encode() if morsel is not None else None
+            user = accounts.get_user(cat, name)
+        except NotFoundError:  # first visit: the proxy vouched for them
+            from kiln.errors import ConflictError
+
+            try:
+                user = accounts.add_user(cat, name)  # checks the name; no password, no role
+            except ConflictError:
+                user = accounts.get_user(cat, name)  # another request made it meanwhile
+        if user.disabled:
+            raise AuthenticationError(f"the account '{name}' is disabled", where="user")
+        from kiln.identity.tokens import groups_of
+
+        ids, names = groups_of(cat, user.id)
+        return Principal(user.name, user_id=user.id, kind=user.kind, is_admin=user.is_admin,
+                         groups=ids, via="proxy", group_names=names)
+
+    def _trusted(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in net for net in self._networks)
+
+    def check_csrf(self, request: Request, who: Principal, changes: bool) -> None:
+        """A change made with the session cookie must come from the dashboard's own page."""
+        if changes and who.via == "session" and request.headers.get(CSRF_HEADER) != "1":
+            raise PermissionDenied("a change made with the dashboard's session must come from "
+                                   "the dashboard", where=CSRF_HEADER,
+                                   hint="send the X-Kiln-Request: 1 header")

@@ -37,8 +37,13 @@ async def runtime(request: Request,
                   x_kiln_namespace: str | None = Header(None)) -> Runtime:
     """The runtime of the request's namespace. async so FastAPI calls it on the event loop:
     a plain def would cost every request one more trip through the thread pool."""
+    return request_runtime(request)
+
+
+def request_runtime(request: Request) -> Runtime:
+    """The runtime of the namespace a request names (?namespace= or X-Kiln-Namespace)."""
     rt: Runtime = request.app.state.rt
-    ns = namespace or x_kiln_namespace
+    ns = request.query_params.get("namespace") or request.headers.get("x-kiln-namespace")
     if not ns or ns == rt.home.namespace:
         return rt
     home = rt.home.for_namespace(ns)  # a bad name is a UserError: 400

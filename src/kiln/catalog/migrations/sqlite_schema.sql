@@ -261,4 +261,101 @@ CREATE TABLE schedules (
 
 CREATE INDEX ix_runs_name ON runs (name);
 
-INSERT INTO alembic_version (version_num) VALUES ('0007');
+CREATE TABLE users (
+	id INTEGER NOT NULL, 
+	name VARCHAR(128) NOT NULL, 
+	kind VARCHAR(16) NOT NULL, 
+	password_hash TEXT, 
+	is_admin INTEGER NOT NULL, 
+	disabled INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (name)
+);
+
+CREATE TABLE groups (
+	id INTEGER NOT NULL, 
+	name VARCHAR(63) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (name)
+);
+
+CREATE TABLE group_members (
+	group_id INTEGER NOT NULL, 
+	user_id INTEGER NOT NULL, 
+	PRIMARY KEY (group_id, user_id), 
+	FOREIGN KEY(group_id) REFERENCES groups (id) ON DELETE CASCADE, 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE
+);
+
+CREATE TABLE namespaces (
+	name VARCHAR(63) NOT NULL, 
+	owner_id INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (name), 
+	FOREIGN KEY(owner_id) REFERENCES users (id)
+);
+
+CREATE TABLE role_bindings (
+	namespace VARCHAR(63) NOT NULL, 
+	subject_kind VARCHAR(8) NOT NULL, 
+	subject_id INTEGER NOT NULL, 
+	role VARCHAR(8) NOT NULL, 
+	PRIMARY KEY (namespace, subject_kind, subject_id), 
+	FOREIGN KEY(namespace) REFERENCES namespaces (name) ON DELETE CASCADE
+);
+
+CREATE TABLE grants (
+	namespace VARCHAR(63) NOT NULL, 
+	object_kind VARCHAR(16) NOT NULL, 
+	object_name VARCHAR(200) NOT NULL, 
+	subject_kind VARCHAR(8) NOT NULL, 
+	subject_id INTEGER NOT NULL, 
+	level VARCHAR(8) NOT NULL, 
+	created_by VARCHAR(128) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (namespace, object_kind, object_name, subject_kind, subject_id)
+);
+
+CREATE TABLE tokens (
+	id INTEGER NOT NULL, 
+	user_id INTEGER NOT NULL, 
+	kind VARCHAR(8) NOT NULL, 
+	name VARCHAR(100) NOT NULL, 
+	digest VARCHAR(64) NOT NULL, 
+	prefix VARCHAR(16) NOT NULL, 
+	read_only INTEGER NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	expires_at DATETIME, 
+	last_used_at DATETIME, 
+	revoked_at DATETIME, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(user_id) REFERENCES users (id) ON DELETE CASCADE, 
+	UNIQUE (digest)
+);
+
+CREATE INDEX ix_tokens_user ON tokens (user_id);
+
+CREATE TABLE audit_log (
+	id INTEGER NOT NULL, 
+	at DATETIME NOT NULL, 
+	actor VARCHAR(128) NOT NULL, 
+	action VARCHAR(32) NOT NULL, 
+	namespace VARCHAR(63), 
+	target VARCHAR(500) NOT NULL, 
+	status INTEGER NOT NULL, 
+	address VARCHAR(64) NOT NULL, 
+	PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_audit_at ON audit_log (at);
+
+CREATE TABLE login_failures (
+	"key" VARCHAR(200) NOT NULL, 
+	count INTEGER NOT NULL, 
+	last_at DATETIME NOT NULL, 
+	PRIMARY KEY ("key")
+);
+
+INSERT INTO alembic_version (version_num) VALUES ('0008');

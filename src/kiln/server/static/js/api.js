@@ -63,19 +63,61 @@ export async function api(path, options = {}) {
 }
 
 function signIn(e) {
-  // A server with a token (KILN_SERVER_TOKEN): sign in once. The token goes in a POST body
-  // and comes back as an HttpOnly session cookie; it is never put in an address (history,
-  // proxy logs) nor kept in this page's storage. Downloads then work as plain links.
+  // One sign-in form for every call that failed with 401 while the page loaded. The name and
+  // password (or a token) go in a POST body and come back as an HttpOnly session cookie; they
+  // are never put in an address (history, proxy logs) nor kept in this page's storage.
   if (!signingIn) {
-    signingIn = (async () => {
-      const token = prompt(`${e.message}\n\nThis server needs its token:`);
-      if (!token) return false;
-      await call("/session", { method: "POST", json: { token: token.trim() } });
-      signIns += 1;
-      return true;
-    })().finally(() => { signingIn = null; });
+    signingIn = signInForm(e.message).then((ok) => {
+      if (ok) signIns += 1;
+      return ok;
+    }).finally(() => { signingIn = null; });
   }
   return signingIn;
+}
+
+function signInForm(reason) {
+  return new Promise((resolve) => {
+    const el = (tag, attrs = {}, ...kids) => {
+      const x = document.createElement(tag);
+      for (const [k, v] of Object.entries(attrs)) x.setAttribute(k, v);
+      x.append(...kids);
+      return x;
+    };
+    const error = el("p", { class: "error", role: "alert", id: "signin-error" });
+    const user = el("input", { name: "username", autocomplete: "username", placeholder: "user", required: "" });
+    const pass = el("input", { name: "password", type: "password", autocomplete: "current-password", placeholder: "password" });
+    const token = el("input", { name: "token", type: "password", autocomplete: "off", placeholder: "or a token" });
+    const go = el("button", { type: "submit", class: "primary" }, "Sign in");
+    const form = el("form", { class: "card signin", id: "signin" },
+      el("h2", {}, "Sign in to kilnflow"), el("p", { class: "muted" }, reason),
+      user, pass, token, go, error);
+    const shade = el("div", { class: "shade" }, form);
+    form.addEventListener("input", () => { user.required = !token.value; });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      go.disabled = true;
+      try {
+        const body = token.value ? { token: token.value.trim() } : { username: user.value.trim(), password: pass.value };
+        await call("/session", { method: "POST", json: body });
+        shade.remove();
+        resolve(true);
+        window.dispatchEvent(new Event("kiln-signed-in"));
+      } catch (err) {
+        error.textContent = err.message;
+        pass.value = "";
+      } finally {
+        go.disabled = false;
+      }
+    });
+    document.body.append(shade);
+    user.focus();
+  });
+}
+
+export async function signOut() {
+  await call("/session", { method: "DELETE" });
+  location.hash = "#/";
+  location.reload();
 }
 
 async function call(path, { method = "GET", json, form, query, text = false } = {}) {

@@ -1,6 +1,6 @@
 // Hash routes (#/runs/ID) to page modules; each page renders into <main> and may return a
 // stop function (for its live polling) that runs when the user leaves it.
-import { api, namespace, setNamespace } from "./api.js";
+import { api, namespace, setNamespace, signOut } from "./api.js";
 import { clearFlash, flash, mount, h } from "./dom.js";
 import { home } from "./pages/home.js";
 import { runsPage } from "./pages/runs.js";
@@ -14,6 +14,7 @@ import { notebooksPage } from "./pages/notebooks.js";
 import { studiesPage, studyPage } from "./pages/studies.js";
 import { servicesPage } from "./pages/services.js";
 import { lineagePage } from "./pages/lineage.js";
+import { accountPage, membersPage } from "./pages/people.js";
 
 const ROUTES = [
   [/^\/$/, home],
@@ -31,6 +32,8 @@ const ROUTES = [
   [/^\/studies\/([^/]+)$/, studyPage],
   [/^\/services$/, servicesPage],
   [/^\/lineage\/(.+)$/, lineagePage],
+  [/^\/account$/, accountPage],
+  [/^\/members$/, membersPage],
 ];
 
 let stop = null;
@@ -61,14 +64,24 @@ async function route() {
     h("a", { href: "#/" }, "Home")));
 }
 
-// The namespace picker: the namespaces in use, and a new one by name.
+// The namespace picker: the namespaces the caller may enter (all of them on an open server or
+// for a server admin, who may also start a new one by name).
+let me = null;
+
 async function namespacePicker() {
   const select = document.getElementById("namespace");
-  const { namespaces: names, default: dflt } = await api("/namespaces");
-  const current = namespace() || dflt;
-  if (!names.includes(current)) names.push(current);
-  mount(select, names.map((n) => h("option", { value: n, selected: n === current }, n)),
-    h("option", { value: "+" }, "new…"));
+  const { namespaces: names, default: dflt, roles } = await api("/namespaces");
+  const mayCreate = !me || me.admin || !me.auth;
+  let current = namespace() || dflt;
+  if (!names.includes(current)) {
+    if (mayCreate && current) names.push(current);
+    else current = dflt;  // a namespace kept from another user, or one taken away
+  }
+  // A signed-in user's default may not be the server's: say it on every call.
+  if (Object.keys(roles || {}).length) setNamespace(current || "");
+  mount(select, names.map((n) => h("option", { value: n, selected: n === current },
+    roles && roles[n] ? `${n} (${roles[n]})` : n)),
+    mayCreate ? h("option", { value: "+" }, "new…") : null);
   select.onchange = () => {
     let ns = select.value;
     if (ns === "+") ns = (prompt("New namespace (lowercase letters, digits, '-'):") || "").trim();
@@ -78,13 +91,29 @@ async function namespacePicker() {
       select.value = current;
       return;
     }
-    setNamespace(ns === dflt ? "" : ns);
+    setNamespace(ns === dflt && !Object.keys(roles || {}).length ? "" : ns);
     namespacePicker();
     route();
   };
 }
 
+// Who is signed in, with their pages and a way out (nothing to show on an open server).
+async function whoShown() {
+  me = await api("/whoami");
+  const el = document.getElementById("who");
+  if (!me.auth) { mount(el); return; }
+  mount(el, h("span", { id: "who-name" }, me.name), h("a", { href: "#/members" }, "Members"),
+    h("a", { href: "#/account" }, "Tokens"),
+    h("a", { href: "#/", id: "sign-out", onclick: (e) => { e.preventDefault(); signOut(); } }, "Sign out"));
+}
+
+async function start() {
+  await whoShown();
+  await namespacePicker();
+  route();
+}
+
+window.addEventListener("kiln-signed-in", () => { whoShown().then(namespacePicker); });
 window.addEventListener("hashchange", route);
-namespacePicker();
 window.addEventListener("unhandledrejection", (e) => flash(e.reason?.message || String(e.reason)));
-route();
+start();
