@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
-from kiln.errors import PermissionDenied
+from kiln.errors import AuthenticationError, PermissionDenied
 from kiln.identity.model import LOCAL, Principal
 from kiln.identity.policy import Need
 
@@ -241,7 +241,12 @@ async def authorize(request: Request) -> None:
     if auth is None:  # an open server (loopback, one user): everything, as before
         request.state.principal = LOCAL
         return
-    who: Principal | None = auth.identify(request)  # a bad token or cookie: 401 here
+    try:
+        who: Principal | None = auth.identify(request)  # a bad token or cookie: 401 here
+    except AuthenticationError:
+        if rule.need != "public":
+            raise
+        who = None  # a stale cookie must not stop anyone signing in again
     request.state.principal = who
     changes = request.method not in _SAFE
     namespace = request_namespace(request, rule)
@@ -255,8 +260,6 @@ async def authorize(request: Request) -> None:
     if rule.need == "public":
         return
     if who is None:
-        from kiln.errors import AuthenticationError
-
         if not auth.identity:
             raise AuthenticationError("this server needs a token", where="Authorization",
                                       hint="send Authorization: Bearer TOKEN, the server's "
