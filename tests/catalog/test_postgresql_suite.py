@@ -14,10 +14,12 @@ import pytest
 from tests.conftest import ON_POSTGRES, PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
-# What writes and queries the catalog most: records, search, lineage, migrations, the REST API
-# with eight runs writing at once, schedules and visuals. Any other suite runs there the same
+# What writes and queries the catalog most: records, search, lineage, migrations, identity
+# (users, roles, tokens, the permission matrix), the REST API with eight runs writing at
+# once, schedules and visuals. Any other suite runs there the same
 # way: KILN_TEST_DATABASE=postgresql python -m pytest tests/...
-SUITES = ["tests/catalog", "tests/server/test_api.py", "tests/server/test_pipelines_api.py",
+SUITES = ["tests/catalog", "tests/identity", "tests/server/test_api.py",
+          "tests/server/test_pipelines_api.py",
           "tests/server/test_namespaces.py", "tests/engine/test_recurring.py",
           "tests/sdk/test_visuals.py"]
 

@@ -209,3 +209,12 @@ def test_a_route_without_a_rule_stops_the_server_being_built():
     app.openapi_schema = None  # the document is made again, with the new route
     with pytest.raises(RuntimeError, match="GET /api/v1/forgotten"):
         check_rules(app)
+
+
+def test_docs_security_lists_every_rule():
+    """docs/security.md's table of rules is the rules: regenerate it when one changes."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    for (method, path), rule in RULES.items():
+        line = next((x for x in doc.splitlines()
+                     if x.startswith(f"| `{method} {path.removeprefix('/api/v1')}` |")), None)
+        assert line is not None and f"| {rule.need} |" in line, f"{method} {path}"

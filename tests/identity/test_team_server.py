@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import ON_POSTGRES, kiln_server, run_cli
 from tests.identity.conftest import ADMIN_PASSWORD, PASSWORD, SHARED_TOKEN, Team
@@ -180,10 +181,13 @@ def test_the_dashboard_session_needs_its_header_for_changes_and_ends(team: Team)
         assert r.status_code == 401 and "sign in again" in r.json()["error"]["hint"]
 
 
-def test_a_session_cookie_from_another_server_is_refused(team: Team, tmp_path: Path):
-    other_home = tmp_path / "other-home"
-    with kiln_server("--auth", env={"KILN_HOME": str(other_home),
-                                    "KILN_ADMIN_PASSWORD": ADMIN_PASSWORD}) as other:
+def test_a_session_cookie_from_another_server_is_refused(team: Team, tmp_path: Path,
+                                                       request: pytest.FixtureRequest):
+    env = {"KILN_HOME": str(tmp_path / "other-home"), "KILN_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    if ON_POSTGRES:  # the other server has a database of its own too
+        server = request.getfixturevalue("postgres")
+        env["KILN_DATABASE_URL"] = server.url(server.create_database())
+    with kiln_server("--auth", env=env) as other:
         r = httpx.post(f"{other}/api/v1/session",
                        json={"username": "admin", "password": ADMIN_PASSWORD})
         assert r.status_code == 200
@@ -383,3 +387,31 @@ def test_admin_commands_work_on_the_server_s_own_machine(kiln_home: Path):
     assert r.returncode == 2 and "owns namespace" in r.stderr
     r = run_cli("whoami", env=env)
     assert "everything allowed" in r.stdout
+
+
+def test_the_audit_log_says_who_changed_shared_or_exported_what(team: Team):
+    with team.client("editor") as editor:
+        editor.post("/volumes", json={"name": "logged"})
+        editor.put("/volumes/logged/files/content", params={"path": "x.csv"},
+                   files={"file": ("x.csv", b"1,2")})
+        assert editor.get("/volumes/logged/files/content", params={"path": "x.csv"}).content \
+            == b"1,2"
+        editor.get("/volumes/logged/files")  # a plain read is not logged
+    with team.client("viewer") as viewer:
+        assert viewer.delete("/volumes/logged").status_code == 403
+    with team.client("ns-admin") as ns_admin:
+        ns_admin.put("/grants/volume/logged/user/stranger", json={"level": "read"})
+        entries = ns_admin.get("/audit").json()["entries"]
+        assert ns_admin.get("/audit", params={"everywhere": True}).status_code == 403
+    seen = [(e["actor"], e["action"], e["target"], e["status"]) for e in reversed(entries)]
+    assert seen[:2] == [("admin", "share", "PUT /api/v1/namespaces/team-a/members/user/editor",
+                         200),
+                        ("admin", "share", "PUT /api/v1/namespaces/team-a/members/user/viewer",
+                         200)]  # the fixture's bindings
+    assert seen[2:] == [
+        ("editor", "create", "POST /api/v1/volumes", 201),
+        ("editor", "change", "PUT /api/v1/volumes/logged/files/content", 201),
+        ("editor", "export", "GET /api/v1/volumes/logged/files/content", 200),
+        ("viewer", "delete", "DELETE /api/v1/volumes/logged", 403),
+        ("ns-admin", "share", "PUT /api/v1/grants/volume/logged/user/stranger", 200)]
+    assert {e["namespace"] for e in entries} == {"team-a"}

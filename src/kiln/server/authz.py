@@ -37,7 +37,8 @@ class Rule:
     obj: tuple[str, ObjectName] | None = None  # (kind, name); kind "{param}": a path parameter
     obj_need: Need | None = None  # what a grant must give, when more than `need` (delete)
     namespace_param: str | None = None  # the namespace is this path parameter
-    audit: str | None = None  # the action to log for a read ("export"); changes always are
+    audit: str | None = None  # the action logged: a read's ("export"), or a change's name
+    # when the method's (create, change, delete) says too little ("share")
 
 
 def _snapshot_volume(params: dict[str, str], request: Request, key: str = "ref") -> str | None:
@@ -94,18 +95,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{V}/export/kubeflow-profiles"): Rule("server-admin", audit="export"),
     # a namespace's contributors: its admins
     ("GET", f"{V}/namespaces/{{ns}}/members"): Rule("view", namespace_param="ns"),
-    ("PUT", f"{V}/namespaces/{{ns}}/members/{{kind}}/{{subject}}"):
-        Rule("admin", namespace_param="ns"),
-    ("DELETE", f"{V}/namespaces/{{ns}}/members/{{kind}}/{{subject}}"):
-        Rule("admin", namespace_param="ns"),
     ("POST", f"{V}/namespaces/{{ns}}/service-accounts"): Rule("admin", namespace_param="ns"),
     ("GET", f"{V}/audit"): Rule("admin"),
     # grants on one object: whoever may manage it
     ("GET", f"{V}/grants"): Rule("view"),
     ("PUT", f"{V}/grants/{{kind}}/{{name}}/{{subject_kind}}/{{subject}}"):
-        Rule("admin", obj=("{kind}", "name")),
+        Rule("admin", obj=("{kind}", "name"), audit="share"),
     ("DELETE", f"{V}/grants/{{kind}}/{{name}}/{{subject_kind}}/{{subject}}"):
-        Rule("admin", obj=("{kind}", "name")),
+        Rule("admin", obj=("{kind}", "name"), audit="unshare"),
+    ("PUT", f"{V}/namespaces/{{ns}}/members/{{kind}}/{{subject}}"):
+        Rule("admin", namespace_param="ns", audit="share"),
+    ("DELETE", f"{V}/namespaces/{{ns}}/members/{{kind}}/{{subject}}"):
+        Rule("admin", namespace_param="ns", audit="unshare"),
     # pipelines
     ("GET", f"{V}/pipelines"): Rule("view"),
     ("POST", f"{V}/pipelines"): Rule("edit"),
