@@ -132,8 +132,6 @@ def _keep_an_admin(q: Statements, uid: int) -> None:
 def remove_user(cat: Catalog, name: str) -> None:
     """Remove an account with its tokens, group memberships, role bindings and grants. Refused
     while it owns a namespace or is the last admin of one (nobody could manage it)."""
-    from kiln.identity.namespaces import last_admin_of
-
     with cat.sql(write=True) as q:
         uid = user_id(q, name)
         _keep_an_admin(q, uid)
@@ -205,8 +203,6 @@ def remove_member(cat: Catalog, group: str, user: str) -> None:
 
 
 def remove_group(cat: Catalog, name: str) -> None:
-    from kiln.identity.namespaces import last_admin_of
-
     with cat.sql(write=True) as q:
         gid = group_id(q, name)
         for ns in last_admin_of(q, "group", gid):
@@ -228,3 +224,13 @@ def subject_id(q: Statements, kind: str, name: str) -> int:
         return group_id(q, name)
     raise UserError(f"'{kind}' is not a kind of subject", where="subject_kind",
                     hint="user or group")
+
+
+def last_admin_of(q: Statements, kind: str, sid: int) -> list[str]:
+    """The namespaces whose only admin binding is this subject's."""
+    rows = q.all("SELECT namespace, subject_kind, subject_id FROM role_bindings"
+                 " WHERE role = 'admin' ORDER BY namespace")
+    admins: dict[str, list[tuple[str, int]]] = {}
+    for ns, k, s in rows:
+        admins.setdefault(ns, []).append((k, int(s)))
+    return [ns for ns, who in admins.items() if who == [(kind, sid)]]

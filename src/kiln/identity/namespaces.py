@@ -89,16 +89,6 @@ def _keep_an_admin(q: Statements, namespace: str, kind: str, sid: int) -> None:
                             where="subject", hint="make someone else its admin first")
 
 
-def last_admin_of(q: Statements, kind: str, sid: int) -> list[str]:
-    """The namespaces whose only admin binding is this subject's."""
-    rows = q.all("SELECT namespace, subject_kind, subject_id FROM role_bindings"
-                 " WHERE role = 'admin' ORDER BY namespace")
-    admins: dict[str, list[tuple[str, int]]] = {}
-    for ns, k, s in rows:
-        admins.setdefault(ns, []).append((k, int(s)))
-    return [ns for ns, who in admins.items() if who == [(kind, sid)]]
-
-
 def describe(cat: Catalog, name: str) -> dict[str, Any]:
     """The namespace's owner and contributors, as the dashboard's members page shows them."""
     with cat.sql() as q:
