@@ -63,6 +63,17 @@ RULES: dict[str, NameRule] = {
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.@:\-]{0,99}$"), "'{name}' is not a token name",
         "letters, digits, spaces, '.', '_', '@', ':' and '-', at most 100, e.g. laptop-cli",
         where="name"),
+    # a bucket's own name, after OWNER/: ASCII only, so that no two names look alike
+    # ('churn-data' and 'churn‐data' with a Unicode hyphen), and never '..'
+    "bucket": NameRule(
+        re.compile(r"^(?!.*\.\.)[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?$"),
+        "'{name}' is not a bucket name",
+        "OWNER/NAME: NAME is 1-100 lowercase ASCII letters, digits, '.', '_' or '-' (no '..'), "
+        "OWNER a user or group, e.g. team-a/churn-data", where="--bucket"),
+    "alias": NameRule(
+        re.compile(r"^(?![0-9]+$)[a-z][a-z0-9-]{0,62}$"), "'{name}' is not an alias",
+        "lowercase letters, digits and '-', starting with a letter, e.g. production",
+        where="alias"),
     "pipeline": NameRule(
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"),
         "'{name}' is not a valid pipeline name",

@@ -24,4 +24,16 @@ def live_roots(cat: Catalog) -> Roots:
             roots.artifacts.setdefault(digest, []).append(f"pipeline {pname} v{number}")
         for sid, vol, tree in s.execute(select(Snapshot.id, Snapshot.volume, Snapshot.tree)):
             roots.trees.setdefault(tree, []).append(f"{vol}@{sid[:12]}")
+    # published bucket versions and syncs in flight (kiln.registry), registered models
+    with cat.sql() as stmts:
+        for reason, trees, artifacts in stmts.all("SELECT reason, trees, artifacts"
+                                                  " FROM registry_pins"):
+            for tree in stmts.load_json(trees) or []:
+                roots.trees.setdefault(tree, []).append(reason)
+            for digest in stmts.load_json(artifacts) or []:
+                roots.artifacts.setdefault(digest, []).append(reason)
+    from kiln.registry.models import digests
+
+    for digest, names in digests(cat).items():
+        roots.artifacts.setdefault(digest, []).extend(names)
     return roots

@@ -376,3 +376,110 @@ login_failures = Table(
     Column("count", Integer, nullable=False),
     Column("last_at", DateTime, nullable=False),
 )
+
+
+# --- the registry (kiln.registry): buckets of published versions, in the default namespace's
+# catalog like identity; what each namespace holds for them (pins, subscriptions) in its own.
+
+buckets = Table(
+    "buckets", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner", String(128), nullable=False),  # a user or a group
+    Column("name", String(100), nullable=False),
+    Column("visibility", String(8), nullable=False),  # private, group, public
+    Column("origin", String(500)),  # a mirror's source server; null: published here
+    Column("head", Integer, default=0, nullable=False),  # the newest version's number
+    Column("description", Text, default="", nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("deleted_at", DateTime),
+    UniqueConstraint("owner", "name", name="uq_buckets_owner_name"),
+)
+
+
+bucket_versions = Table(
+    "bucket_versions", metadata,
+    Column("bucket_id", ForeignKey("buckets.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # snapshot, artifacts
+    Column("namespace", String(63), nullable=False),  # whose store holds the content here
+    Column("manifest", Text, nullable=False),  # JSON: trees or artifacts, sizes, store params
+    Column("message", Text, default="", nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+registry_pins = Table(
+    "registry_pins", metadata,  # content gc keeps: published versions, syncs in flight
+    Column("id", Integer, primary_key=True),
+    Column("reason", String(300), nullable=False),
+    Column("trees", JSON, nullable=False),
+    Column("artifacts", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("bucket", String(300), nullable=False),  # OWNER/NAME
+    Column("sources", JSON, nullable=False),  # server addresses, tried in order ("" = here)
+    Column("token", Text),  # for the sources; never shown
+    Column("target_kind", String(8), nullable=False),  # volume, model
+    Column("target", String(200), nullable=False),
+    Column("version", Integer, default=0, nullable=False),  # the version held here
+    Column("paused", Integer, default=0, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_sync_at", DateTime),
+    Column("last_error", Text),
+    UniqueConstraint("target_kind", "target", name="uq_subscriptions_target"),
+)
+
+
+models = Table(
+    "models", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(63), unique=True, nullable=False),
+    Column("description", Text, default="", nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+model_versions = Table(
+    "model_versions", metadata,
+    Column("model_id", ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("codec", String(50), nullable=False),
+    Column("codec_version", Integer, nullable=False),
+    Column("type_name", String(300), nullable=False),
+    Column("source", String(300), nullable=False),  # RUN/STEP/OUTPUT, a study, a bucket
+    Column("run_id", String(32)),
+    Column("lineage", JSON, nullable=False),  # params, metrics, data snapshots, study
+    Column("created_by", String(128), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+model_aliases = Table(
+    "model_aliases", metadata,
+    Column("model_id", ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(63), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+
+model_alias_history = Table(
+    "model_alias_history", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(63), nullable=False),
+    Column("version", Integer),  # null: the alias was removed
+    Column("changed_by", String(128), nullable=False),
+    Column("at", DateTime, nullable=False),
+)

@@ -17,7 +17,8 @@ REMOTE_COMMANDS = frozenset({
 # commands (kiln.cli.identity), which choose their server themselves.
 HOMELESS_COMMANDS = frozenset({"compile", "submit", "server", "login", "logout", "whoami",
                                "audit", "token", "user", "group", "namespace", "grant",
-                               "export"})
+                               "export", "publish", "registry", "subscribe", "subscription",
+                               "models"})
 
 
 def runtime() -> Runtime:

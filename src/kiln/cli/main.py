@@ -50,12 +50,13 @@ def _register() -> None:
         automl,
         identity,
         notebooks,
+        pipeline_versions,
         pipelines,
-        registry,
         runs,
         schedules,
         serve,
         server,
+        sharing,
         snapshots,
         store,
         tune,
@@ -63,7 +64,7 @@ def _register() -> None:
     )
 
     pipelines.register(app)
-    registry.register(app)
+    pipeline_versions.register(app)
     runs.register(app)
     serve.register(app)
     tune.register(app)
@@ -75,6 +76,7 @@ def _register() -> None:
     schedules.register(app)
     notebooks.register(app)
     identity.register(app)
+    sharing.register(app)
 
 
 def command_path(args: list[str], groups: set[str]) -> str:

@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
 
 
 _MODEL_HELP = ("RUN/STEP/NAME (a run's output, e.g. latest/train/model), a model file or "
-               "folder (.joblib .pkl .ubj .json .txt .pt), or predictor.py:Class; "
+               "folder (.joblib .pkl .ubj .json .txt .pt), a registered model "
+               "(models:/NAME@ALIAS, models:/NAME/3), or predictor.py:Class; "
                "NAME=MODEL to name it. Several serve several models.")
 
 
@@ -167,7 +168,8 @@ def stop(name: str = typer.Argument(..., help="Service name.")) -> None:
 @serve_app.command("update")
 def update(
     name: str = typer.Argument(..., help="Service name."),
-    model: str = typer.Argument(..., help=_MODEL_HELP),
+    model: str = typer.Argument(None, help=_MODEL_HELP + " Default: the model's own "
+                                "models:/NAME@ALIAS, looked up again."),
     canary: int = typer.Option(None, "--canary", min=1, max=99,
                                help="Send this percent of traffic to the new model; "
                                     "then `kiln serve promote` or `rollback`."),

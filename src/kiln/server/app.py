@@ -47,6 +47,7 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
         identity,
         notebooks,
         pipelines,
+        registry,
         runs,
         schedules,
         services,
@@ -143,6 +144,7 @@ def create_app(rt: Runtime | None = None, *, scheduler: bool = False,
     app.include_router(studies.router, prefix="/api/v1")
     app.include_router(services.router, prefix="/api/v1")
     app.include_router(identity.router, prefix="/api/v1")
+    app.include_router(registry.router, prefix="/api/v1")
     _dashboard(app)
     check_rules(app)
     if auth is not None:

@@ -39,6 +39,8 @@ class Rule:
     namespace_param: str | None = None  # the namespace is this path parameter
     audit: str | None = None  # the action logged: a read's ("export"), or a change's name
     # when the method's (create, change, delete) says too little ("share")
+    reads: bool = False  # a POST that only reads (a sync's pack request): read-only tokens
+    # may send it, and it is not logged as a change
 
 
 def _snapshot_volume(params: dict[str, str], request: Request, key: str = "ref") -> str | None:
@@ -160,6 +162,30 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{V}/studies"): Rule("view"),
     ("GET", f"{V}/studies/{{ref}}"): Rule("view"),
     ("GET", f"{V}/studies/{{ref}}/trials"): Rule("view"),
+    # the registry: buckets are the server's, not a namespace's; kiln.registry.buckets
+    # decides read, publish and manage from the owner, visibility and grants
+    ("GET", f"{V}/registry/buckets"): Rule("user"),
+    ("GET", f"{V}/registry/buckets/{{owner}}/{{name}}"): Rule("user"),
+    ("PATCH", f"{V}/registry/buckets/{{owner}}/{{name}}"): Rule("user"),
+    ("DELETE", f"{V}/registry/buckets/{{owner}}/{{name}}"): Rule("user"),
+    # publishing reads the request namespace's content: edit there, and publish on the bucket
+    ("POST", f"{V}/registry/buckets/{{owner}}/{{name}}/versions"): Rule("edit"),
+    ("GET", f"{V}/registry/buckets/{{owner}}/{{name}}/versions/{{number}}"): Rule("user"),
+    ("GET", f"{V}/registry/buckets/{{owner}}/{{name}}/versions/{{number}}/blobs"):
+        Rule("user", audit="export"),
+    ("POST", f"{V}/registry/buckets/{{owner}}/{{name}}/versions/{{number}}/pack"):
+        Rule("user", reads=True),
+    ("GET", f"{V}/subscriptions"): Rule("view"),
+    ("POST", f"{V}/subscriptions"): Rule("edit"),
+    ("PATCH", f"{V}/subscriptions/{{sid}}"): Rule("edit"),
+    ("DELETE", f"{V}/subscriptions/{{sid}}"): Rule("edit"),
+    ("POST", f"{V}/subscriptions/{{sid}}/sync"): Rule("edit"),
+    # registered models
+    ("GET", f"{V}/models"): Rule("view"),
+    ("POST", f"{V}/models"): Rule("edit"),
+    ("GET", f"{V}/models/{{name}}"): Rule("view", obj=MODEL),
+    ("PUT", f"{V}/models/{{name}}/aliases/{{alias}}"): Rule("edit", obj=MODEL),
+    ("DELETE", f"{V}/models/{{name}}/aliases/{{alias}}"): Rule("edit", obj=MODEL),
     # served models
     ("GET", f"{V}/services"): Rule("view"),
     ("POST", f"{V}/services"): Rule("edit"),
@@ -249,7 +275,7 @@ async def authorize(request: Request) -> None:
             raise
         who = None  # a stale cookie must not stop anyone signing in again
     request.state.principal = who
-    changes = request.method not in _SAFE
+    changes = request.method not in _SAFE and not rule.reads
     namespace = request_namespace(request, rule)
     if changes or rule.audit:
         namespaced = rule.namespace_param or rule.need in ("view", "edit", "admin")

@@ -34,7 +34,10 @@ class ModelSource:
 
 
 def default_name(text: str) -> str:
-    """A model name from a MODEL argument: the class, the output's name, or the file's stem."""
+    """A model name from a MODEL argument: the class, the output's name, the registered
+    model's name, or the file's stem."""
+    if text.startswith("models:/"):
+        return text[len("models:/"):].split("@")[0].split("/")[0]
     if ".py:" in text:
         stem = text.rsplit(":", 1)[1].rsplit(".", 1)[-1]
     else:
@@ -45,6 +48,8 @@ def default_name(text: str) -> str:
 
 def resolve(text: str) -> ModelSource:
     """Decide what a MODEL argument names, without loading it."""
+    if text.startswith("models:/"):
+        return registered(text)
     if ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
         file = Path(text.rsplit(":", 1)[0])
         if not file.is_file():
@@ -62,9 +67,23 @@ def resolve(text: str) -> ModelSource:
              "`kiln serve predictor.py:Model`")
 
 
+def registered(text: str, rt: Any = None) -> ModelSource:
+    """models:/NAME, models:/NAME/VERSION or models:/NAME@ALIAS: a registered model's
+    version, resolved now (a server started from an alias follows it on `kiln serve update`)."""
+    from kiln.registry import models
+    from kiln.runtime import Runtime
+
+    rt = rt or Runtime.open()
+    mv = models.resolve(rt.catalog, text)
+    return ModelSource(text, "artifact", rt.store.local_path(mv.artifact.digest), mv.artifact)
+
+
 def resolve_artifact(text: str, rt: Any = None) -> ModelSource:
-    """Only RUN/STEP/OUTPUT, in `rt`'s namespace: what a REST caller may serve (a file path
-    or a `file.py:Class` would let it read or run any file of the server's machine)."""
+    """Only RUN/STEP/OUTPUT or a registered model, in `rt`'s namespace: what a REST caller
+    may serve (a file path or a `file.py:Class` would let it read or run any file of the
+    server's machine)."""
+    if text.startswith("models:/"):
+        return registered(text, rt)
     parts = text.split("/")
     if len(parts) != 3 or not all(parts):
         raise ModelError(f"'{text}' is not RUN/STEP/OUTPUT", where="model",

@@ -156,12 +156,13 @@ def _model(config: ServeConfig, model: str | None) -> ModelConfig:
     return mc
 
 
-def update(name: str, source: str, *, canary: int | None = None, model: str | None = None,
-           timeout: float = START_TIMEOUT) -> ServiceInfo:
-    """Serve `source` as the model's next version: all traffic, or `canary` percent of it."""
+def update(name: str, source: str | None, *, canary: int | None = None,
+           model: str | None = None, timeout: float = START_TIMEOUT) -> ServiceInfo:
+    """Serve `source` as the model's next version: all traffic, or `canary` percent of it.
+    Without `source`, the model's own source again: a registered model's alias
+    (models:/NAME@production) is looked up anew, so the service follows where it moved."""
     from kiln.serving.loading import resolve
 
-    resolve(source)  # fail here, not in the server, on a bad reference
     if canary is not None and not 0 < canary < 100:
         raise UserError(f"--canary {canary} is not between 1 and 99",
                         hint="omit --canary to replace the model outright")
@@ -169,6 +170,13 @@ def update(name: str, source: str, *, canary: int | None = None, model: str | No
     old = info.config
     new = ServeConfig.from_json(old.to_json())
     mc = _model(new, model)
+    if source is None:
+        if not (isinstance(mc.source, str) and mc.source.startswith("models:/")):
+            raise UserError(f"model '{mc.name}' was not served from the model registry, so "
+                            "there is no alias to follow", where="MODEL",
+                            hint="name the new model: kiln serve update NAME MODEL")
+        source = mc.source
+    resolve(source)  # fail here, not in the server, on a bad reference
     nxt = max(mc.last_version, mc.version, mc.canary_version or 0) + 1
     mc.last_version = nxt
     if canary is None:

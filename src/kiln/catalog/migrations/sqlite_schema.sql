@@ -358,4 +358,105 @@ CREATE TABLE login_failures (
 	PRIMARY KEY ("key")
 );
 
-INSERT INTO alembic_version (version_num) VALUES ('0008');
+CREATE TABLE buckets (
+	id INTEGER NOT NULL, 
+	owner VARCHAR(128) NOT NULL, 
+	name VARCHAR(100) NOT NULL, 
+	visibility VARCHAR(8) NOT NULL, 
+	origin VARCHAR(500), 
+	head INTEGER NOT NULL, 
+	description TEXT NOT NULL, 
+	created_by VARCHAR(128) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	deleted_at DATETIME, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_buckets_owner_name UNIQUE (owner, name)
+);
+
+CREATE TABLE bucket_versions (
+	bucket_id INTEGER NOT NULL, 
+	number INTEGER NOT NULL, 
+	kind VARCHAR(16) NOT NULL, 
+	namespace VARCHAR(63) NOT NULL, 
+	manifest TEXT NOT NULL, 
+	message TEXT NOT NULL, 
+	author VARCHAR(128) NOT NULL, 
+	tags JSON NOT NULL, 
+	size BIGINT NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (bucket_id, number), 
+	FOREIGN KEY(bucket_id) REFERENCES buckets (id) ON DELETE CASCADE
+);
+
+CREATE TABLE registry_pins (
+	id INTEGER NOT NULL, 
+	reason VARCHAR(300) NOT NULL, 
+	trees JSON NOT NULL, 
+	artifacts JSON NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id)
+);
+
+CREATE TABLE subscriptions (
+	id INTEGER NOT NULL, 
+	bucket VARCHAR(300) NOT NULL, 
+	sources JSON NOT NULL, 
+	token TEXT, 
+	target_kind VARCHAR(8) NOT NULL, 
+	target VARCHAR(200) NOT NULL, 
+	version INTEGER NOT NULL, 
+	paused INTEGER NOT NULL, 
+	created_by VARCHAR(128) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	last_sync_at DATETIME, 
+	last_error TEXT, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_subscriptions_target UNIQUE (target_kind, target)
+);
+
+CREATE TABLE models (
+	id INTEGER NOT NULL, 
+	name VARCHAR(63) NOT NULL, 
+	description TEXT NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (name)
+);
+
+CREATE TABLE model_versions (
+	model_id INTEGER NOT NULL, 
+	version INTEGER NOT NULL, 
+	digest VARCHAR(64) NOT NULL, 
+	size BIGINT NOT NULL, 
+	codec VARCHAR(50) NOT NULL, 
+	codec_version INTEGER NOT NULL, 
+	type_name VARCHAR(300) NOT NULL, 
+	source VARCHAR(300) NOT NULL, 
+	run_id VARCHAR(32), 
+	lineage JSON NOT NULL, 
+	created_by VARCHAR(128) NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (model_id, version), 
+	FOREIGN KEY(model_id) REFERENCES models (id) ON DELETE CASCADE
+);
+
+CREATE TABLE model_aliases (
+	model_id INTEGER NOT NULL, 
+	alias VARCHAR(63) NOT NULL, 
+	version INTEGER NOT NULL, 
+	PRIMARY KEY (model_id, alias), 
+	FOREIGN KEY(model_id) REFERENCES models (id) ON DELETE CASCADE
+);
+
+CREATE TABLE model_alias_history (
+	id INTEGER NOT NULL, 
+	model_id INTEGER NOT NULL, 
+	alias VARCHAR(63) NOT NULL, 
+	version INTEGER, 
+	changed_by VARCHAR(128) NOT NULL, 
+	at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	FOREIGN KEY(model_id) REFERENCES models (id) ON DELETE CASCADE
+);
+
+INSERT INTO alembic_version (version_num) VALUES ('0009');
