@@ -47,6 +47,14 @@ MATRIX: dict[tuple[str, str], str] = {
     **{k: "user" for k in [("GET", f"{V}/whoami"), ("GET", f"{V}/namespaces"),
                            ("GET", f"{V}/tokens"), ("POST", f"{V}/tokens"),
                            ("DELETE", f"{V}/tokens/{{token_id}}"), ("GET", f"{V}/groups")]},
+    # registry buckets are the server's: signed in, then the bucket decides (test_buckets.py)
+    **{(m, f"{V}/registry/buckets{p}"): "user" for m, p in [
+        ("GET", ""), ("GET", "/{owner}/{name}"), ("PATCH", "/{owner}/{name}"),
+        ("DELETE", "/{owner}/{name}"), ("GET", "/{owner}/{name}/versions/{number}"),
+        ("GET", "/{owner}/{name}/versions/{number}/blobs"),
+        ("POST", "/{owner}/{name}/versions/{number}/pack"),
+        ("PUT", "/{owner}/{name}/grants/{subject_kind}/{subject}"),
+        ("DELETE", "/{owner}/{name}/grants/{subject_kind}/{subject}")]},
     **{k: "server-admin" for k in [
         ("GET", f"{V}/users"), ("POST", f"{V}/users"), ("PATCH", f"{V}/users/{{name}}"),
         ("DELETE", f"{V}/users/{{name}}"), ("POST", f"{V}/groups"),
@@ -109,11 +117,13 @@ def fill(path: str, run_id: str) -> str:
     """A path template with real names where the setup made something, harmless ones else."""
     values = {"run_id": run_id, "step": "make", "number": "1", "token_id": "999999",
               "ns": "team-a", "a": "data:latest", "b": "data:latest", "user": "nobody-x",
-              "subject": "nobody-x", "subject_kind": "user"}
+              "subject": "nobody-x", "subject_kind": "user", "owner": "editor",
+              "sid": "999", "alias": "production"}
     by_prefix = {"/api/v1/volumes/": "data", "/api/v1/pipelines/": "pipe",
                  "/api/v1/schedules/": "nightly", "/api/v1/notebooks/": "nb",
                  "/api/v1/services/": "svc", "/api/v1/users/": "nobody-x",
-                 "/api/v1/groups/": "nogroup", "/api/v1/grants/": "data"}
+                 "/api/v1/groups/": "nogroup", "/api/v1/grants/": "data",
+                 "/api/v1/registry/": "feat", "/api/v1/models/": "churn"}
 
     def one(m: re.Match[str]) -> str:
         name = m.group(1)

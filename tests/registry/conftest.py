@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import kiln_server, run_cli
+from tests.identity.conftest import team  # noqa: F401 - the fixture, for the buckets tests
 
 
 @dataclass

@@ -101,6 +101,24 @@ def set_bucket(bucket: str = typer.Argument(...),
     typer.echo(f"{got['bucket']}: {got['visibility']}")
 
 
+@registry_app.command("share")
+def share(bucket: str = typer.Argument(...),
+          level: str = typer.Option("read", "--level", help="read, edit (publish) or manage"),
+          user: str = typer.Option(None, "--user"), group: str = typer.Option(None, "--group"),
+          remove: bool = typer.Option(False, "--rm", help="Take the grant away.")) -> None:
+    """Let a user or group read, publish to, or manage a bucket."""
+    from kiln.cli.identity import _subject
+
+    kind, who = _subject(user, group)
+    path = f"{_bucket_path(bucket)}/grants/{kind}/{who}"
+    if remove:
+        call("DELETE", path)
+        typer.echo(f"{kind} {who} no longer has a grant on {bucket}")
+        return
+    call("PUT", path, json={"level": level})
+    typer.echo(f"{kind} {who} may {level} {bucket}")
+
+
 @registry_app.command("rm")
 def rm_bucket(bucket: str = typer.Argument(...),
               yes: bool = typer.Option(False, "--yes", help="Do not ask.")) -> None:

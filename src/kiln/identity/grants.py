@@ -23,7 +23,14 @@ def check_object(kind: str, name: str) -> None:
 
 def grant(cat: Catalog, namespace: str, kind: str, name: str, subject_kind: str,
           subject: str, level: str, *, by: str) -> dict[str, Any]:
-    check_namespace(namespace)
+    """`namespace`: the object's; registry buckets, which are the server's, use "*"."""
+    if kind == "bucket":
+        from kiln.registry.buckets import REGISTRY_NS, parse
+
+        parse(name)
+        namespace = REGISTRY_NS
+    else:
+        check_namespace(namespace)
     check_object(kind, name)
     if level not in LEVELS:
         raise UserError(f"'{level}' is not a grant level", where="level",
@@ -44,6 +51,8 @@ def grant(cat: Catalog, namespace: str, kind: str, name: str, subject_kind: str,
 def revoke(cat: Catalog, namespace: str, kind: str, name: str, subject_kind: str,
            subject: str) -> None:
     check_object(kind, name)
+    if kind == "bucket":
+        namespace = "*"
     with cat.sql(write=True) as q:
         sid = subject_id(q, subject_kind, subject)
         if not q.rowcount("DELETE FROM grants WHERE namespace = :n AND object_kind = :k AND"

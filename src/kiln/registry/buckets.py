@@ -147,10 +147,11 @@ def get(cat: Catalog, ref: str, who: Principal, need: str = "read", *,
     return b
 
 
-def ensure(cat: Catalog, ref: str, who: Principal, *, visibility: str | None = None,
-           origin: str | None = None) -> Bucket:
-    """The bucket, made on first publish by its owner (the user, or a member of the group
-    that will own it)."""
+def may_publish(cat: Catalog, ref: str, who: Principal, *,
+                visibility: str | None = None) -> Bucket | None:
+    """The bucket if the caller may publish to it; None if it does not exist yet and the
+    caller may make it (its owner: the user, or a member of the owning group). Nothing is
+    written: a bucket comes into being with its first version (commit)."""
     owner, name = parse(ref)
     if visibility is not None and visibility not in VISIBILITIES:
         raise UserError(f"'{visibility}' is not a visibility", where="--visibility",
@@ -159,28 +160,47 @@ def ensure(cat: Catalog, ref: str, who: Principal, *, visibility: str | None = N
         found = _find(q, owner, name)
     if found is not None:
         return get(cat, ref, who, "edit")
-    if origin is None and not (who.is_admin or owner == who.name or owner in who.group_names):
+    if not (who.is_admin or owner == who.name or owner in who.group_names):
         raise PermissionDenied(f"'{who.name}' may not make buckets for '{owner}'",
                                where="bucket", hint=f"publish under {who.name}/... or a "
                                "group you are in")
+    return None
+
+
+def ensure(cat: Catalog, ref: str, who: Principal, *, visibility: str | None = None,
+           origin: str | None = None) -> Bucket:
+    """The bucket, made now if missing (a mirror's record, kept by sync)."""
+    owner, name = parse(ref)
     with cat.sql(write=True) as q:
         if _find(q, owner, name) is None:
-            q.all("INSERT INTO buckets (owner, name, visibility, origin, head, description,"
-                  " created_by, created_at) VALUES (:o, :n, :v, :origin, 0, '', :by, :ts)",
-                  {"o": owner, "n": name, "v": visibility or "private", "origin": origin,
-                   "by": who.name, "ts": now()})
+            _insert(q, owner, name, visibility or "private", origin, who.name)
         b = _find(q, owner, name)
     assert b is not None
     return b
 
 
-def commit(cat: Catalog, b: Bucket, *, parent: int, kind: str, namespace: str,
+def _insert(q: Statements, owner: str, name: str, visibility: str, origin: str | None,
+            by: str) -> None:
+    q.all("INSERT INTO buckets (owner, name, visibility, origin, head, description,"
+          " created_by, created_at) VALUES (:o, :n, :v, :origin, 0, '', :by, :ts)",
+          {"o": owner, "n": name, "v": visibility, "origin": origin, "by": by, "ts": now()})
+
+
+def commit(cat: Catalog, b: Bucket | str, *, parent: int, kind: str, namespace: str,
            manifest: dict[str, Any], message: str, author: str, tags: list[str], size: int,
-           number: int | None = None) -> Version:
+           number: int | None = None, visibility: str | None = None) -> Version:
     """Add the next version if the head is still `parent` (compare-and-swap): a publisher
-    that raced another gets ConflictError and nothing is written."""
+    that raced another gets ConflictError and nothing is written. `b` may be the OWNER/NAME
+    of a bucket to make with this, its first version, in the same transaction."""
     n = number if number is not None else parent + 1
     with cat.sql(write=True) as q:
+        if isinstance(b, str):
+            owner, name = parse(b)
+            if _find(q, owner, name) is None:
+                _insert(q, owner, name, visibility or "private", None, author)
+            found = _find(q, owner, name)
+            assert found is not None
+            b = found
         moved = q.rowcount("UPDATE buckets SET head = :n WHERE id = :id AND head = :parent"
                            " AND deleted_at IS NULL", {"n": n, "id": b.id, "parent": parent})
         if not moved:

@@ -147,7 +147,10 @@ def parse_uri(text: str) -> tuple[str, int | None, str | None]:
     if not text.startswith(SCHEME):
         raise ModelError(f"'{text}' is not a models:/ address", where="model")
     rest = text[len(SCHEME):]
-    name, _, alias = rest.partition("@")
+    name, at, alias = rest.partition("@")
+    if at and not alias:
+        raise ModelError(f"'{text}' is not models:/NAME[/VERSION|@ALIAS]: the alias is empty",
+                         where="model", hint="e.g. models:/churn@production")
     name, _, number = name.partition("/")
     try:
         version = int(number) if number else None

@@ -104,25 +104,28 @@ def publish(rt: Runtime, source: str, bucket: str, *, who: Principal, message: s
     for t in tags:
         if len(t) > 100 or "," in t:
             raise UserError(f"'{t}' is not a tag", where="--tag", hint="no commas, at most 100")
-    b = buckets.ensure(reg, bucket, who, visibility=visibility)
-    if b.origin is not None:
-        raise UserError(f"bucket '{b.ref}' is a mirror of {b.origin}", where="--bucket",
+    found = buckets.may_publish(reg, bucket, who, visibility=visibility)
+    if found is not None and found.origin is not None:
+        raise UserError(f"bucket '{found.ref}' is a mirror of {found.origin}", where="--bucket",
                         hint="publish there, or under another name here")
-    base = b.head if parent is None else parent
+    head = found.head if found is not None else 0
+    base = head if parent is None else parent
     kind, manifest, size = describe_source(rt, source, message=message)
     number = base + 1
-    reason = pin_reason(b.ref, number)
+    reason = pin_reason(found.ref if found else bucket, number)
     pid = pin(rt.catalog, reason, manifest)  # before the version exists: gc never misses it
     try:
-        version = buckets.commit(reg, b, parent=base, kind=kind, namespace=rt.home.namespace,
-                                 manifest=manifest, message=message, author=who.name,
-                                 tags=tags, size=size)
+        version = buckets.commit(reg, found or bucket, parent=base, kind=kind,
+                                 namespace=rt.home.namespace, manifest=manifest,
+                                 message=message, author=who.name, tags=tags, size=size,
+                                 visibility=visibility)
     except KilnError:
         unpin(rt.catalog, pin_id=pid)
         raise
+    b = buckets.get(reg, bucket, who)
     if visibility is not None and visibility != b.visibility:
         b = buckets.change(reg, b, visibility=visibility)
-    return buckets.get(reg, b.ref, who), version
+    return b, version
 
 
 def delete_bucket(rt: Runtime, bucket: str, *, who: Principal) -> None:

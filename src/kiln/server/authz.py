@@ -168,6 +168,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", f"{V}/registry/buckets/{{owner}}/{{name}}"): Rule("user"),
     ("PATCH", f"{V}/registry/buckets/{{owner}}/{{name}}"): Rule("user"),
     ("DELETE", f"{V}/registry/buckets/{{owner}}/{{name}}"): Rule("user"),
+    ("PUT", f"{V}/registry/buckets/{{owner}}/{{name}}/grants/{{subject_kind}}/{{subject}}"):
+        Rule("user", audit="share"),
+    ("DELETE", f"{V}/registry/buckets/{{owner}}/{{name}}/grants/{{subject_kind}}/{{subject}}"):
+        Rule("user", audit="unshare"),
     # publishing reads the request namespace's content: edit there, and publish on the bucket
     ("POST", f"{V}/registry/buckets/{{owner}}/{{name}}/versions"): Rule("edit"),
     ("GET", f"{V}/registry/buckets/{{owner}}/{{name}}/versions/{{number}}"): Rule("user"),

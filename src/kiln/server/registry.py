@@ -61,6 +61,34 @@ def delete(owner: str, name: str, request: Request,
     return {"deleted": _ref(owner, name)}
 
 
+class Share(BaseModel):
+    level: Literal["read", "edit", "manage"]
+
+
+@router.put(B + "/grants/{subject_kind}/{subject}")
+def share(owner: str, name: str, subject_kind: Literal["user", "group"], subject: str,
+          body: Share, request: Request) -> dict[str, Any]:
+    """Let a user or group read, publish to, or manage the bucket."""
+    from kiln.identity import grants
+
+    reg = identity_catalog(request.app.state.rt)
+    who = principal(request)
+    b = buckets.get(reg, _ref(owner, name), who, "manage")
+    return grants.grant(reg, buckets.REGISTRY_NS, "bucket", b.ref, subject_kind, subject,
+                        body.level, by=who.name)
+
+
+@router.delete(B + "/grants/{subject_kind}/{subject}")
+def unshare(owner: str, name: str, subject_kind: Literal["user", "group"], subject: str,
+            request: Request) -> dict[str, Any]:
+    from kiln.identity import grants
+
+    reg = identity_catalog(request.app.state.rt)
+    b = buckets.get(reg, _ref(owner, name), principal(request), "manage")
+    grants.revoke(reg, buckets.REGISTRY_NS, "bucket", b.ref, subject_kind, subject)
+    return {"revoked": f"{subject_kind}:{subject}"}
+
+
 class Publish(BaseModel):
     source: str = Field(max_length=300, description="VOLUME[:SNAPSHOT], models:/NAME[@ALIAS] "
                                                     "or run:RUN, in the request's namespace")
