@@ -1,6 +1,6 @@
 """The scheduler: one loop (`kiln scheduler`, or a thread of `kiln server`) that takes due
-volume snapshots (kiln.volumes.schedules) and starts due recurring runs
-(kiln.engine.recurring). Both read their schedules with kiln.schedules_time.
+volume snapshots (kiln.volumes.schedules), starts due recurring runs (kiln.engine.recurring)
+and brings subscriptions to their buckets' newest versions (kiln.registry.sync).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from kiln.runtime import Runtime
 
 
 def tick(rt: Runtime, log: Callable[[str], None] = print) -> None:
-    """Everything due, once, in every namespace: volume snapshots, then recurring runs."""
+    """Everything due, once, in every namespace: volume snapshots, recurring runs, then
+    subscriptions to registry buckets."""
     from kiln.engine import recurring
+    from kiln.registry import sync
     from kiln.volumes import schedules
 
     for ns in rt.home.namespaces():
@@ -22,6 +24,7 @@ def tick(rt: Runtime, log: Callable[[str], None] = print) -> None:
         say = log if ns == DEFAULT_NAMESPACE else (lambda m, ns=ns: log(f"[{ns}] {m}"))
         schedules.tick(here, say)
         recurring.tick(here, say)
+        sync.tick(here, say)
 
 
 def run_scheduler(rt: Runtime | None = None, *, poll: float = 5.0,

@@ -174,3 +174,35 @@ def test_stores_that_chunk_differently_are_refused(a: Site, b: Site):
         r = b.cli("subscribe", "local/data", "--to", "data", "--from", a.url)
         assert r.returncode == 2 and "chunks its store differently" in r.stderr
         assert "chunk_avg 1048576 there, 262144 here" in r.stderr
+
+
+def test_gc_keeps_published_content_and_the_scheduler_follows(a: Site, b: Site, monkeypatch):
+    """A published version outlives its snapshot on the publisher (gc keeps it), and the
+    subscriber's scheduler brings new versions without being asked."""
+    from kiln.catalog.volumes import delete_snapshots, list_snapshots
+    from kiln.home import Home
+    from kiln.runtime import Runtime
+    from kiln.scheduler import tick
+
+    assert a.cli("volume", "create", "data").returncode == 0
+    write_files(a.volume_path("data"), 4, 200_000)
+    with serving(a):
+        publish(a, "data", "--bucket", "local/data")
+        assert b.cli("subscribe", "local/data", "--to", "data", "--from", a.url).returncode == 0
+        # the publisher drops the snapshot and collects garbage: the version's content stays
+        rt_a = Runtime.open(Home(a.home.resolve()))
+        delete_snapshots(rt_a.catalog, [s.id for s in list_snapshots(rt_a.catalog)])
+        write_files(a.volume_path("data"), 4, 200_000, seed=1)
+        publish(a, "data", "--bucket", "local/data", "-m", "new files")
+        delete_snapshots(rt_a.catalog, [s.id for s in list_snapshots(rt_a.catalog)])
+        r = a.cli("store", "gc")
+        assert r.returncode == 0, r.stderr
+        assert a.cli("store", "check", "--read-data").returncode == 0
+        rt_b = Runtime.open(Home(b.home.resolve()))
+        monkeypatch.setenv("KILN_SYNC_INTERVAL", "0")
+        logged: list[str] = []
+        tick(rt_b, logged.append)
+        assert any("local/data v2" in m for m in logged), logged
+        assert same_tree(a.volume_path("data"), b.volume_path("data"))
+        tick(rt_b, logged.append)  # nothing new: nothing fetched, nothing said
+        assert len([m for m in logged if "local/data v2" in m]) == 1

@@ -126,6 +126,24 @@ def groups_of(cat: Catalog, uid: int) -> tuple[tuple[int, ...], tuple[str, ...]]
         return _groups(q, uid)
 
 
+def principal_of(cat: Catalog, name: str) -> Principal:
+    """A user as a caller, for work done later on their behalf (a scheduled sync): their
+    rights now, not when the work was set up. `local` (an open server's owner) stays that."""
+    from kiln.identity.model import LOCAL
+
+    if name == LOCAL.name:
+        return LOCAL
+    with cat.sql() as q:
+        row = q.first("SELECT id, kind, is_admin, disabled FROM users WHERE name = :n",
+                      {"n": name})
+        if row is None or row[3]:
+            raise AuthenticationError(f"the account '{name}' is gone or disabled",
+                                      where="user", hint="someone else must set this up again")
+        ids, names = _groups(q, int(row[0]))
+    return Principal(name, user_id=int(row[0]), kind=row[1], is_admin=bool(row[2]),
+                     groups=ids, via="scheduled", group_names=names)
+
+
 def list_tokens(cat: Catalog, user: str) -> list[dict[str, Any]]:
     """A user's tokens (not sessions), without secrets: the prefix tells them apart."""
     def stamp(v: Any) -> str | None:

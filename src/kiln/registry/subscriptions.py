@@ -132,3 +132,10 @@ def failed(cat: Catalog, sid: int, error: str) -> None:
     with cat.sql(write=True) as q:
         q.all("UPDATE subscriptions SET last_error = :e, last_sync_at = :ts WHERE id = :id",
               {"e": error[:2000], "ts": now(), "id": sid})
+
+
+def touch(cat: Catalog, sid: int) -> None:
+    """Checked just now, nothing new."""
+    with cat.sql(write=True) as q:
+        q.all("UPDATE subscriptions SET last_sync_at = :ts, last_error = NULL WHERE id = :id",
+              {"ts": now(), "id": sid})

@@ -337,3 +337,31 @@ def _artifact_tree(repo: Repository, artifacts: list[dict[str, Any]]) -> str:
     root, _ = repo.add_json("t", {"nodes": sorted(top, key=lambda n: n["name"])})
     repo.flush()
     return root
+
+
+def tick(rt: Runtime, log: Callable[[str], None] = print) -> None:
+    """The scheduler's turn: each followed bucket, at most once per KILN_SYNC_INTERVAL
+    seconds (default 60), on behalf of whoever subscribed (with their rights of now)."""
+    import os
+    from datetime import timedelta
+
+    from kiln.catalog.db import now
+    from kiln.identity.model import identity_catalog
+    from kiln.identity.tokens import principal_of
+
+    every = timedelta(seconds=float(os.environ.get("KILN_SYNC_INTERVAL") or 60))
+    for sub in subscriptions.list_all(rt.catalog):
+        if sub.paused or (sub.last_sync_at is not None and now() - sub.last_sync_at < every):
+            continue
+        try:
+            who = principal_of(identity_catalog(rt), sub.created_by)
+            done = sync(rt, sub.id, who=who)
+        except KilnError as e:
+            subscriptions.failed(rt.catalog, sub.id, e.message)
+            log(f"subscription {sub.id} ({sub.bucket}): {e.message}")
+            continue
+        if not done.up_to_date:
+            log(f"subscription {sub.id}: {sub.bucket} v{done.version} "
+                f"({done.fetched} pieces, {done.bytes_received} bytes)")
+        else:
+            subscriptions.touch(rt.catalog, sub.id)
