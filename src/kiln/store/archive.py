@@ -329,19 +329,20 @@ class SnapshotFile(io.RawIOBase):
 
 
 def write_file(repo: Repository, chunks: list[str], dest: Path | str,
-               meta: tuple[int, int] | None = None) -> int:
+               meta: tuple[int, int] | None = None, *, verify: bool = True) -> int:
     """Write a file from its chunks via a temp name: a damaged chunk leaves no partial file.
-    `meta`: (mode, mtime ns) for it."""
+    `meta`: (mode, mtime ns) for it. `verify=False`: the chunks were checked already."""
     dest = str(dest)
     head, tail = os.path.split(dest)
     tmp = os.path.join(head, f".{tail}.kiln-{uuid.uuid4().hex[:8]}")
-    _write_chunks(repo, chunks, tmp, meta, exclusive=True)
+    _write_chunks(repo, chunks, tmp, meta, exclusive=True, verify=verify)
     os.replace(tmp, dest)
     return os.path.getsize(dest)
 
 
 def _write_chunks(repo: Repository, chunks: list[str], path: str,
-                  meta: tuple[int, int] | None = None, *, exclusive: bool = False) -> None:
+                  meta: tuple[int, int] | None = None, *, exclusive: bool = False,
+                  verify: bool = True) -> None:
     """Write `path` from chunks, each checked against its hash first; on any error the file
     is removed, so no bad or partial data is left behind. `meta`: (mode, mtime ns) to set
     through the open descriptor (no second path lookup per file). `exclusive`: fail if
@@ -355,7 +356,7 @@ def _write_chunks(repo: Repository, chunks: list[str], path: str,
     try:
         try:
             for c in chunks:
-                data = repo.read("d", c)
+                data = repo.read("d", c, verify=verify)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
@@ -379,11 +380,15 @@ def _restore_workers() -> int:
 
 
 def restore(repo: Repository, tree_id: str, dest: Path, *,
-            progress: Progress | None = None) -> int:
+            progress: Progress | None = None, keep_matching: bool = False,
+            verify: bool = True) -> int:
     """Write a tree's files under `dest` (which must exist). Returns the number of files.
 
     Files are written in the order their first chunk sits in the packs, so reads from a cold
-    store are sequential; each is written through a temp name and renamed into place."""
+    store are sequential; each is written through a temp name and renamed into place.
+    `keep_matching`: leave a file that is there with the node's size and mtime as it is —
+    the test snapshots use to reuse a file — so bringing a folder from one version to the
+    next writes only what changed."""
     progress = progress or (lambda n: None)
     base = str(dest)
     # Into an empty folder (the usual restore) nothing can be in a file's way: skip the
@@ -402,6 +407,8 @@ def restore(repo: Repository, tree_id: str, dest: Path, *,
                 os.unlink(target)
             os.symlink(node["target"], target)
         else:
+            if keep_matching and not fresh and _matches(target, node):
+                continue
             files.append((target, node))
 
     def one(target: str, node: dict[str, Any]) -> None:
@@ -410,7 +417,7 @@ def restore(repo: Repository, tree_id: str, dest: Path, *,
         # killed at any point leaves only whole files under their names.
         if not fresh and (os.path.islink(target) or os.path.isdir(target)):
             raise StoreError(f"cannot restore {target}: something else is in its place")
-        write_file(repo, node["chunks"], target, meta)
+        write_file(repo, node["chunks"], target, meta, verify=verify)
         progress(node["size"])
 
     def batch(items: list[tuple[str, dict[str, Any]]]) -> None:
@@ -442,6 +449,15 @@ def restore(repo: Repository, tree_id: str, dest: Path, *,
         os.chmod(target, node["mode"])
         os.utime(target, ns=(node["mtime"], node["mtime"]))
     return len(files)
+
+
+def _matches(target: str, node: dict[str, Any]) -> bool:
+    try:
+        st = os.lstat(target)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == node["size"] and \
+        st.st_mtime_ns == node["mtime"]
 
 
 # --- diff ---------------------------------------------------------------------------------
