@@ -19,7 +19,8 @@ router = APIRouter(tags=["services"])
 
 class NewService(BaseModel):
     model: str = Field(..., description="A run's output: RUN/STEP/OUTPUT, e.g. "
-                                        "0193a2b4c5d6e7f8/train/model")
+                                        "0193a2b4c5d6e7f8/train/model, or a registered "
+                                        "model: models:/NAME@ALIAS, models:/NAME/3")
     name: str | None = Field(None, description="Service (and model) name; default: the output's")
     workers: int = Field(1, ge=1, le=64)
 

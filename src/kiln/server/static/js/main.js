@@ -15,6 +15,8 @@ import { studiesPage, studyPage } from "./pages/studies.js";
 import { servicesPage } from "./pages/services.js";
 import { lineagePage } from "./pages/lineage.js";
 import { accountPage, membersPage } from "./pages/people.js";
+import { bucketPage, registryPage } from "./pages/registry.js";
+import { modelPage, modelsPage } from "./pages/models.js";
 
 const ROUTES = [
   [/^\/$/, home],
@@ -33,6 +35,10 @@ const ROUTES = [
   [/^\/services$/, servicesPage],
   [/^\/lineage\/(.+)$/, lineagePage],
   [/^\/account$/, accountPage],
+  [/^\/registry$/, registryPage],
+  [/^\/registry\/([^/]+)\/([^/]+)$/, bucketPage],
+  [/^\/models$/, modelsPage],
+  [/^\/models\/([^/]+)$/, modelPage],
   [/^\/members$/, membersPage],
 ];
 
