@@ -131,3 +131,20 @@ def test_a_model_followed_from_another_installation(tmp_path: Path):
         assert predict(url) == 2
     finally:
         b.cli("serve", "stop", "churn")
+
+
+def test_a_study_s_best_trial_is_registered_with_its_study(tmp_path: Path):
+    mod = tmp_path / "const.py"
+    mod.write_text(MODULE)
+    space = tmp_path / "space.yaml"
+    space.write_text("- {name: label, parameterType: discrete, feasibleSpace: "
+                     "{list: ['0', '1', '2']}}\n")
+    r = run_cli("tune", f"{mod}:const", "--space", str(space), "-m", "label", "--direction",
+                "maximize", "-a", "grid", "-n", "3", "--name", "labels", "--json")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("models", "register", "--study", "labels", "--name", "best")
+    assert r.returncode == 0, r.stderr
+    (v,) = json.loads(run_cli("models", "show", "best", "--json").stdout)["versions"]
+    assert v["lineage"]["params"] == {"label": 2} and v["lineage"]["study"]["name"] == "labels"
+    r = run_cli("models", "register", "--study", "nope", "--name", "best")
+    assert r.returncode == 3 and "nope" in r.stderr
