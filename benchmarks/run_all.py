@@ -37,6 +37,7 @@ RUNS: dict[str, tuple[list[str], list[str], dict[str, str]]] = {
                                           "--workers", "1"], {}),
     "catalog_scale.py": (["--runs", "10000", "--repeats", "30"],
                          ["--runs", "1000", "--repeats", "5"], {}),
+    "sync.py": (["--gb", "1", "--repeats", "2"], ["--gb", "0.1"], {}),
 }
 
 
