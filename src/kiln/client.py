@@ -63,20 +63,6 @@ class Client:
         token = os.environ.get("KILN_TOKEN") or credentials.token_for(url)
         return cls(url, token=token, namespace=os.environ.get("KILN_NAMESPACE") or None)
 
-    @classmethod
-    def local(cls, namespace: str | None = None) -> Client:
-        """The REST API of this machine's KILN_HOME, in this process, as its owner (a server
-        without --auth): admin commands on the server's own machine go through the same
-        routes, rules and checks as over the network."""
-        from kiln.server.app import create_app
-
-        client = cls.__new__(cls)
-        client.url = "local"
-        headers = {"X-Kiln-Namespace": namespace} if namespace else {}
-        client._http = httpx.Client(base_url="http://local" + API, headers=headers,
-                                    transport=_InProcess(create_app()), timeout=None)
-        return client
-
     def close(self) -> None:
         self._http.close()
 
@@ -231,26 +217,3 @@ class Client:
                                                   params={"path": path})
         return result
 
-
-class _InProcess(httpx.BaseTransport):
-    """httpx's sync client on an ASGI application in this process (httpx ships only an
-    async one): each request runs the app to completion in a fresh event loop."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        import anyio
-
-        body = request.read()
-
-        async def send() -> httpx.Response:
-            asgi = httpx.ASGITransport(app=self.app, client=("127.0.0.1", 0))
-            copy = httpx.Request(request.method, request.url, headers=request.headers,
-                                 content=body)
-            response = await asgi.handle_async_request(copy)
-            content = await response.aread()
-            return httpx.Response(response.status_code, headers=response.headers,
-                                  content=content)
-
-        return anyio.run(send)

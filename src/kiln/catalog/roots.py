@@ -32,8 +32,8 @@ def live_roots(cat: Catalog) -> Roots:
                 roots.trees.setdefault(tree, []).append(reason)
             for digest in stmts.load_json(artifacts) or []:
                 roots.artifacts.setdefault(digest, []).append(reason)
-    from kiln.registry.models import digests
-
-    for digest, names in digests(cat).items():
-        roots.artifacts.setdefault(digest, []).extend(names)
+        for digest, name, version in stmts.all(
+                "SELECT v.digest, m.name, v.version FROM model_versions v"
+                " JOIN models m ON m.id = v.model_id"):
+            roots.artifacts.setdefault(digest, []).append(f"models:/{name}/{version}")
     return roots

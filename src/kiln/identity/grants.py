@@ -10,7 +10,7 @@ from kiln.catalog.db import Catalog, now
 from kiln.errors import NotFoundError, UserError
 from kiln.home import check_namespace
 from kiln.identity.accounts import subject_id
-from kiln.identity.model import LEVEL_ROLE, LEVELS, OBJECT_KINDS, Principal, rank
+from kiln.identity.model import LEVEL_ROLE, LEVELS, OBJECT_KINDS, REGISTRY_NS, Principal, rank
 
 
 def check_object(kind: str, name: str) -> None:
@@ -24,10 +24,7 @@ def check_object(kind: str, name: str) -> None:
 def grant(cat: Catalog, namespace: str, kind: str, name: str, subject_kind: str,
           subject: str, level: str, *, by: str) -> dict[str, Any]:
     """`namespace`: the object's; registry buckets, which are the server's, use "*"."""
-    if kind == "bucket":
-        from kiln.registry.buckets import REGISTRY_NS, parse
-
-        parse(name)
+    if kind == "bucket":  # OWNER/NAME, checked by the registry that shares it
         namespace = REGISTRY_NS
     else:
         check_namespace(namespace)
@@ -52,7 +49,7 @@ def revoke(cat: Catalog, namespace: str, kind: str, name: str, subject_kind: str
            subject: str) -> None:
     check_object(kind, name)
     if kind == "bucket":
-        namespace = "*"
+        namespace = REGISTRY_NS
     with cat.sql(write=True) as q:
         sid = subject_id(q, subject_kind, subject)
         if not q.rowcount("DELETE FROM grants WHERE namespace = :n AND object_kind = :k AND"

@@ -19,6 +19,8 @@ LEVELS: tuple[Level, ...] = ("read", "edit", "manage")
 # A grant level stands for the role it allows on its one object.
 LEVEL_ROLE: dict[str, Role] = {"read": "view", "edit": "edit", "manage": "admin"}
 OBJECT_KINDS = ("volume", "pipeline", "model", "bucket")
+# Grants on registry buckets are not in a namespace: buckets are the server's, like users.
+REGISTRY_NS = "*"
 
 
 def rank(role: str | None) -> int:

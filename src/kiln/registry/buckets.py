@@ -13,13 +13,11 @@ from typing import Any, Literal
 from kiln.catalog.db import Catalog, now
 from kiln.catalog.sql import Json, Statements, timestamp
 from kiln.errors import ConflictError, NotFoundError, PermissionDenied, UserError
-from kiln.identity.model import Principal
+from kiln.identity.model import REGISTRY_NS, Principal
 from kiln.names import RULES, check_name, valid
 
 Visibility = Literal["private", "group", "public"]
 VISIBILITIES = ("private", "group", "public")
-# Grants on buckets are not in a namespace: buckets are the server's, like users.
-REGISTRY_NS = "*"
 _LEVEL = {None: 0, "read": 1, "edit": 2, "manage": 3}
 
 

@@ -226,17 +226,6 @@ def lineage_of_output(cat: Catalog, run_ref: str, step: str, output: str | None
                          "study": study_of_run(cat, run.id)}
 
 
-def digests(cat: Catalog) -> dict[str, list[str]]:
-    """Every registered version's artifact, for gc: {digest: ["models:/NAME/N", ...]}."""
-    out: dict[str, list[str]] = {}
-    with cat.sql() as q:
-        for digest, name, version in q.all(
-                "SELECT v.digest, m.name, v.version FROM model_versions v"
-                " JOIN models m ON m.id = v.model_id"):
-            out.setdefault(digest, []).append(f"{SCHEME}{name}/{version}")
-    return out
-
-
 def check_source(text: str) -> tuple[str, str, str | None]:
     """RUN/STEP/OUTPUT (OUTPUT may be left out when the step has one)."""
     parts = text.split("/")

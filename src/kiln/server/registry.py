@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from kiln.identity.model import identity_catalog
+from kiln.identity.model import REGISTRY_NS, identity_catalog
 from kiln.registry import buckets, models, publish, serving, subscriptions, sync
 from kiln.runtime import Runtime
 from kiln.server.authz import principal
@@ -74,7 +74,7 @@ def share(owner: str, name: str, subject_kind: Literal["user", "group"], subject
     reg = identity_catalog(request.app.state.rt)
     who = principal(request)
     b = buckets.get(reg, _ref(owner, name), who, "manage")
-    return grants.grant(reg, buckets.REGISTRY_NS, "bucket", b.ref, subject_kind, subject,
+    return grants.grant(reg, REGISTRY_NS, "bucket", b.ref, subject_kind, subject,
                         body.level, by=who.name)
 
 
@@ -85,7 +85,7 @@ def unshare(owner: str, name: str, subject_kind: Literal["user", "group"], subje
 
     reg = identity_catalog(request.app.state.rt)
     b = buckets.get(reg, _ref(owner, name), principal(request), "manage")
-    grants.revoke(reg, buckets.REGISTRY_NS, "bucket", b.ref, subject_kind, subject)
+    grants.revoke(reg, REGISTRY_NS, "bucket", b.ref, subject_kind, subject)
     return {"revoked": f"{subject_kind}:{subject}"}
 
 
