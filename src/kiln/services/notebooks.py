@@ -97,7 +97,9 @@ def start(*, name: str | None = None, volume: str | None = None, port: int | Non
                PYTHONUNBUFFERED="1")
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={root}"]
+            f"--ServerApp.root_dir={root}",
+            # the panel's endpoints (kiln.jupyter), in this home and namespace (env above)
+            "--ServerApp.jpserver_extensions={'kiln.jupyter': True}"]
     if os.geteuid() == 0:
         args.append("--allow-root")  # containers and CI run as root; Jupyter refuses otherwise
     proc = manager.launch(args, env=env, log_path=log, cwd=root)

@@ -1,0 +1,89 @@
+"""The panel's REST endpoints, under BASE/kilnflow/: each one call of kilnflow's API, behind
+Jupyter's own authentication (the user's token or cookie, and its XSRF check)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from kiln.errors import KilnError, NotFoundError
+
+
+class _Handler(APIHandler):
+    def answer(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(value))
+
+    def body(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise web.HTTPError(400, "the body is not JSON") from None
+        if not isinstance(value, dict):
+            raise web.HTTPError(400, "the body is not a JSON object")
+        return value
+
+    def fail(self, e: KilnError) -> None:
+        self.answer({"error": {"message": e.message, "where": e.where, "hint": e.hint}},
+                    404 if isinstance(e, NotFoundError) else 400)
+
+
+class Analyse(_Handler):
+    @web.authenticated
+    def post(self) -> None:
+        from kiln.jupyter.analysis import analyse
+
+        body = self.body()
+        try:
+            self.answer(analyse(body.get("notebook"), name=str(body.get("name") or "")))
+        except KilnError as e:
+            self.fail(e)
+
+
+class Run(_Handler):
+    @web.authenticated
+    def post(self) -> None:
+        """Upload the notebook as a new version of its pipeline and run it in the
+        background; the answer is the run, to follow with GET runs/ID."""
+        from kiln.catalog import runs
+        from kiln.engine import launch, versions
+        from kiln.runtime import Runtime
+
+        body = self.body()
+        notebook, name = body.get("notebook"), str(body.get("name") or "notebook.ipynb")
+        if not isinstance(notebook, dict):
+            self.answer({"error": {"message": "send the notebook", "where": "notebook",
+                                   "hint": None}}, 400)
+            return
+        try:
+            rt = Runtime.open()
+            version = versions.upload(json.dumps(notebook).encode(), name.rsplit("/", 1)[-1],
+                                      message="from JupyterLab", reuse=True, rt=rt)
+            run_id = launch.run_version(version.pipeline, version.number,
+                                        body.get("params") or {}, rt=rt)
+            self.answer(runs.get_run(rt.catalog, run_id).to_dict(), 201)
+        except KilnError as e:
+            self.fail(e)
+
+
+class RunStatus(_Handler):
+    @web.authenticated
+    def get(self, run_id: str) -> None:
+        from kiln.catalog import runs
+        from kiln.runtime import Runtime
+
+        try:
+            self.answer(runs.get_run(Runtime.open().catalog, run_id).to_dict())
+        except KilnError as e:
+            self.fail(e)
+
+
+def routes(base: str) -> list[tuple[str, type[_Handler]]]:
+    from jupyter_server.utils import url_path_join
+
+    return [(url_path_join(base, "kilnflow", "analyse"), Analyse),
+            (url_path_join(base, "kilnflow", "run"), Run),
+            (url_path_join(base, "kilnflow", "runs", r"([0-9A-Za-z_.-]+)"), RunStatus)]
