@@ -48,4 +48,20 @@ class EditableWheelWithPth(editable_wheel):
         return WithPth()
 
 
-setup(cmdclass={"build_py": BuildPyWithPth, "editable_wheel": EditableWheelWithPth})
+def panel_data_files() -> list[tuple[str, list[str]]]:
+    """The notebook panel (a prebuilt JupyterLab extension, built from jupyterlab/ and kept
+    in the package) also where a plain `jupyter lab` looks: share/jupyter/labextensions.
+    `kiln notebook start` finds it in the package itself (JUPYTER_PATH)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    base = os.path.join("src", "kiln", "jupyter", "share")
+    out = []
+    for folder, _, names in os.walk(os.path.join(here, base)):
+        rel = os.path.relpath(folder, here)
+        if names:
+            out.append((os.path.join("share", "jupyter", os.path.relpath(folder, os.path.join(
+                here, base))), [os.path.join(rel, n) for n in sorted(names)]))
+    return out
+
+
+setup(cmdclass={"build_py": BuildPyWithPth, "editable_wheel": EditableWheelWithPth},
+      data_files=panel_data_files())

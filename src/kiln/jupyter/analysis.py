@@ -26,13 +26,14 @@ def analyse(notebook: Any, *, name: str = "notebook.ipynb") -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="kiln-panel-") as tmp:
         path = Path(tmp) / f"{stem}.ipynb"
-        path.write_text(json.dumps(notebook))
+        path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                                    **notebook}))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 spec = compile_notebook(path)
             except KilnError as e:
-                return {"ok": False, "error": _error(e), "steps": [], "graph": None,
+                return {"ok": False, "error": _error(e, str(path)), "steps": [], "graph": None,
                         "warnings": [str(w.message) for w in caught]}
     data = spec.to_dict()
     return {"ok": True, "error": None, "pipeline": spec.name,
@@ -41,8 +42,11 @@ def analyse(notebook: Any, *, name: str = "notebook.ipynb") -> dict[str, Any]:
             "warnings": [str(w.message) for w in caught]}
 
 
-def _error(e: KilnError) -> dict[str, Any]:
-    m = _WHERE.search(e.where or "")
-    return {"message": e.message, "where": e.where, "hint": e.hint,
+def _error(e: KilnError, temp: str) -> dict[str, Any]:
+    """The error as the panel shows it: the notebook's own name, never the temporary copy's
+    path."""
+    where = (e.where or "").replace(temp, Path(temp).name) or None
+    m = _WHERE.search(where or "")
+    return {"message": e.message.replace(temp, Path(temp).name), "where": where, "hint": e.hint,
             "cell": int(m.group(1)) - 1 if m else None,
             "line": int(m.group(2)) if m and m.group(2) else None}

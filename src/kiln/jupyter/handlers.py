@@ -81,9 +81,21 @@ class RunStatus(_Handler):
             self.fail(e)
 
 
+class Config(_Handler):
+    @web.authenticated
+    def get(self) -> None:
+        """Where the dashboard is, for the panel's links (KILN_DASHBOARD_URL, default the
+        address `kiln server` takes)."""
+        import os
+
+        self.answer({"dashboard": (os.environ.get("KILN_DASHBOARD_URL")
+                                   or "http://127.0.0.1:8765").rstrip("/")})
+
+
 def routes(base: str) -> list[tuple[str, type[_Handler]]]:
     from jupyter_server.utils import url_path_join
 
-    return [(url_path_join(base, "kilnflow", "analyse"), Analyse),
+    return [(url_path_join(base, "kilnflow", "config"), Config),
+            (url_path_join(base, "kilnflow", "analyse"), Analyse),
             (url_path_join(base, "kilnflow", "run"), Run),
             (url_path_join(base, "kilnflow", "runs", r"([0-9A-Za-z_.-]+)"), RunStatus)]

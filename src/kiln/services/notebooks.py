@@ -15,6 +15,7 @@ import secrets
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from kiln.errors import UserError
@@ -92,7 +93,11 @@ def start(*, name: str | None = None, volume: str | None = None, port: int | Non
         {"volume": volume, "root": str(root), "token": token}), host="127.0.0.1", port=port,
         log_path=log, stop_hint=f"open it, or stop it with `kiln notebook stop {name}`")
     # Its runtime files (connection files, the server's info) stay with the server's log.
-    env = dict(os.environ, **rt.home.env(), JUPYTER_TOKEN=token,
+    # kilnflow's panel (a prebuilt extension shipped in the package) is found on JUPYTER_PATH,
+    # for editable and wheel installs alike
+    panel = str(Path(__file__).resolve().parents[1] / "jupyter" / "share")
+    jpath = os.pathsep.join(p for p in (panel, os.environ.get("JUPYTER_PATH", "")) if p)
+    env = dict(os.environ, **rt.home.env(), JUPYTER_TOKEN=token, JUPYTER_PATH=jpath,
                JUPYTER_RUNTIME_DIR=str(rt.home.services_dir / f"notebook-{name}.runtime"),
                PYTHONUNBUFFERED="1")
     args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
