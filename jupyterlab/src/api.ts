@@ -49,3 +49,23 @@ export function dashboardUrl(): Promise<string> {
   dashboard ||= request<{ dashboard: string }>("config").then((c) => c.dashboard).catch(() => "http://127.0.0.1:8765");
   return dashboard;
 }
+
+export interface StudyInfo {
+  name: string;
+  status: string;
+  error: string | null;
+  counts: Record<string, number>;
+  best: { number: number; value: number; params: Record<string, unknown> } | null;
+  trials: { number: number; state: string; params: Record<string, unknown>; value: number | null }[];
+}
+
+export const startStudy = (path: string) =>
+  request<{ study: string }>("tune", { method: "POST", body: JSON.stringify({ path }) });
+
+export const getStudy = (name: string) => request<StudyInfo>(`studies/${encodeURIComponent(name)}`);
+
+export const compileKfp = (path: string) =>
+  request<{ package: string; bytes: number }>("compile", { method: "POST", body: JSON.stringify({ path }) });
+
+export const snapshotVolume = (volume: string) =>
+  request<{ id: string; volume: string; files: number }>("snapshot", { method: "POST", body: JSON.stringify({ volume }) });

@@ -7,9 +7,12 @@ import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from "@jupyterlab/a
 import { INotebookTracker, NotebookPanel } from "@jupyterlab/notebook";
 import { Widget } from "@lumino/widgets";
 
-import { Analysis, RunInfo, analyse, dashboardUrl, getRun, startRun } from "./api";
 import {
-  CellKind, assignSteps, checkStepName, enableMetadata, parseTags, stepColour, stepNames, writeTags,
+  Analysis, RunInfo, StudyInfo, analyse, compileKfp, dashboardUrl, getRun, getStudy, snapshotVolume, startRun, startStudy,
+} from "./api";
+import {
+  CellKind, StudyForm, assignSteps, checkStepName, enableMetadata, katibMetadata, parseSpaceLine, parseTags,
+  stepColour, stepNames, writeTags,
 } from "./tags";
 
 const KALE_KEY = "kubeflow_notebook";
@@ -137,7 +140,8 @@ class KilnPanel extends Widget {
     };
     root.append(el("label", { class: "kiln-row" }, toggle, " Enable kilnflow (Kale metadata)"));
     if (!this.enabled()) { this.node.replaceChildren(root); return; }
-    root.append(this.cellEditor(), this.status(), this.graph(), this.runBox());
+    root.append(this.cellEditor(), this.status(), this.graph(), this.runBox(), tuneBox(nb),
+      moreBox(nb));
     this.node.replaceChildren(root);
   }
 
@@ -264,37 +268,147 @@ class KilnPanel extends Widget {
       out.replaceChildren(el("p", { class: "kiln-muted" }, "Starting…"));
       try {
         const run = await startRun(nb.model.toJSON(), nb.context.path.split("/").pop() || "notebook.ipynb");
-        this.follow_run(run, out, go);
+        await this.follow_run(run);
       } catch (e) {
         out.replaceChildren(el("p", { class: "kiln-error", role: "alert" }, String((e as Error).message)));
         go.removeAttribute("disabled");
       }
     };
     box.append(go, out);
+    if (this.nb) window.setTimeout(() => drawRun(this.nb!.context.path));
     return box;
   }
 
-  private async follow_run(run: RunInfo, out: HTMLElement, go: HTMLElement): Promise<void> {
+  private async follow_run(run: RunInfo): Promise<void> {
     window.clearInterval(this.polling);
-    const base = await dashboardUrl();
-    const show = (r: RunInfo) => {
-      const dash = `${base}/#/runs/${encodeURIComponent(r.id)}`;
-      out.replaceChildren(
-        el("p", {}, `Run ${r.name || r.id}: `, el("b", { "data-run-status": r.status }, r.status), " · ",
-          el("a", { href: dash, target: "_blank", rel: "noopener", id: "kiln-dashboard-link" }, "open in the dashboard")),
-        el("ul", { class: "kiln-steps" }, ...r.tasks.map((t) => el("li", { "data-step": t.step, "data-status": t.status },
-          el("span", { class: "kiln-dot", style: `background:${stepColour(t.step)}` }), ` ${t.step}: ${t.status}`,
-          t.error ? el("div", { class: "kiln-error" }, t.error) : null))));
-      if (r.status !== "running") {
-        window.clearInterval(this.polling);
-        go.removeAttribute("disabled");
-      }
-    };
-    show(run);
+    const path = this.nb!.context.path;
+    runs.set(path, { run, dashboard: await dashboardUrl() });
+    drawRun(path);
     this.polling = window.setInterval(async () => {
-      try { show(await getRun(run.id)); } catch (e) { window.clearInterval(this.polling); }
+      try {
+        const r = await getRun(run.id);
+        runs.set(path, { run: r, dashboard: runs.get(path)!.dashboard });
+        drawRun(path);
+        if (r.status !== "running") {
+          window.clearInterval(this.polling);
+          (document.getElementById("kiln-run-button") as HTMLButtonElement | null)?.removeAttribute("disabled");
+        }
+      } catch (e) { window.clearInterval(this.polling); }
     }, 700);
   }
+}
+
+// What a notebook's latest study and run look like, kept apart from the panel's DOM (which
+// is drawn again whenever the notebook changes) and drawn into it each time.
+const studies = new Map<string, StudyInfo | string>();
+const runs = new Map<string, { run: RunInfo; dashboard: string }>();
+
+function drawRun(path: string): void {
+  const out = document.getElementById("kiln-run-status");
+  const got = runs.get(path);
+  if (!out || !got) return;
+  const r = got.run;
+  const dash = `${got.dashboard}/#/runs/${encodeURIComponent(r.id)}`;
+  out.replaceChildren(
+    el("p", {}, `Run ${r.name || r.id}: `, el("b", { "data-run-status": r.status }, r.status), " · ",
+      el("a", { href: dash, target: "_blank", rel: "noopener", id: "kiln-dashboard-link" }, "open in the dashboard")),
+    el("ul", { class: "kiln-steps" }, ...r.tasks.map((t) => el("li", { "data-step": t.step, "data-status": t.status },
+      el("span", { class: "kiln-dot", style: `background:${stepColour(t.step)}` }), ` ${t.step}: ${t.status}`,
+      t.error ? el("div", { class: "kiln-error" }, t.error) : null))));
+}
+
+function drawStudy(path: string): void {
+  const out = document.getElementById("kiln-study");
+  const s = studies.get(path);
+  if (!out || s === undefined) return;
+  if (typeof s === "string") {
+    out.replaceChildren(el("p", { class: "kiln-muted" }, `Study ${s} starting…`));
+    return;
+  }
+  out.replaceChildren(
+    el("p", {}, `Study ${s.name}: `, el("b", { "data-study-status": s.status }, s.status),
+      s.best ? ` · best ${s.best.value} (trial ${s.best.number})` : ""),
+    el("ul", { class: "kiln-steps" }, ...(s.trials || []).map((t) => el("li", { "data-trial": String(t.number), "data-state": t.state },
+      `trial ${t.number}: ${t.state} ${t.value ?? ""} ${JSON.stringify(t.params)}`))));
+}
+
+// Tuning as Kale's panel does it: the form writes `katib_metadata` into the notebook (the
+// study's shape lives with the notebook), then a study starts and its trials are shown.
+function tuneBox(nb: NotebookPanel): HTMLElement {
+  const box = el("div", { class: "kiln-section", id: "kiln-tune" }, el("h3", {}, "Tune"));
+  const meta = (nb.model!.getMetadata(KALE_KEY) || {}) as Record<string, any>;
+  const k = meta.katib_metadata || {};
+  const objective = el("input", { id: "kiln-objective", placeholder: "metric", value: k.objective?.objectiveMetricName || "" });
+  const goal = el("select", { id: "kiln-goal" }, el("option", { value: "maximize" }, "maximize"), el("option", { value: "minimize" }, "minimize"));
+  goal.value = k.objective?.type || "maximize";
+  const algorithm = el("select", { id: "kiln-algorithm" });
+  for (const a of ["random", "grid", "tpe", "bayesianoptimization", "cmaes", "sobol", "hyperband"]) algorithm.append(el("option", { value: a }, a));
+  algorithm.value = k.algorithm?.algorithmName || "random";
+  const trials = el("input", { id: "kiln-trials", type: "number", min: "1", value: String(k.maxTrialCount || 6), style: "width:4em" });
+  const parallel = el("input", { id: "kiln-parallel", type: "number", min: "1", value: String(k.parallelTrialCount || 1), style: "width:4em" });
+  const space = el("textarea", { id: "kiln-space", rows: "3", placeholder: "one per line: NAME: MIN..MAX or NAME: A, B" });
+  space.value = (k.parameters || []).map((p: any) => `${p.name}: ${p.feasibleSpace.list ? p.feasibleSpace.list.join(", ") : `${p.feasibleSpace.min}..${p.feasibleSpace.max}${p.feasibleSpace.step ? `/${p.feasibleSpace.step}` : ""}`}`).join("\n");
+  const problem = el("div", { class: "kiln-error", id: "kiln-tune-error" });
+  const out = el("div", { id: "kiln-study" });
+  const go = el("button", { class: "jp-mod-styled", id: "kiln-tune-button" }, "Start study");
+  go.onclick = async () => {
+    const params: StudyForm["parameters"] = [];
+    for (const line of space.value.split("\n").filter((l) => l.trim())) {
+      const p = parseSpaceLine(line);
+      if (typeof p === "string") { problem.textContent = p; return; }
+      params.push(p);
+    }
+    if (!objective.value.trim() || !params.length) { problem.textContent = "name the metric and at least one parameter"; return; }
+    problem.textContent = "";
+    const form: StudyForm = { algorithm: algorithm.value, objective: objective.value.trim(), goal: goal.value as StudyForm["goal"],
+      maxTrials: Number(trials.value), parallel: Number(parallel.value), maxFailed: 3, parameters: params };
+    nb.model!.setMetadata(KALE_KEY, { ...meta, katib_run: true, katib_metadata: katibMetadata(form) });
+    try {
+      await nb.context.save();
+      const { study } = await startStudy(nb.context.path);
+      const path = nb.context.path;
+      studies.set(path, study);
+      drawStudy(path);
+      const timer = window.setInterval(async () => {
+        try {
+          const s = await getStudy(study);
+          studies.set(path, s);
+          drawStudy(path);
+          if (s.status !== "running") window.clearInterval(timer);
+        } catch { /* not recorded yet */ }
+      }, 1000);
+    } catch (e) { problem.textContent = String((e as Error).message); }
+  };
+  box.append(el("label", { class: "kiln-row" }, "Objective ", objective, " ", goal),
+    el("label", { class: "kiln-row" }, "Algorithm ", algorithm),
+    el("label", { class: "kiln-row" }, "Trials ", trials, " at once ", parallel),
+    el("label", { class: "kiln-row" }, "Parameters", el("br"), space), problem, go, out);
+  window.setTimeout(() => drawStudy(nb.context.path));
+  return box;
+}
+
+// Compile for Kubeflow Pipelines, and snapshot a volume.
+function moreBox(nb: NotebookPanel): HTMLElement {
+  const box = el("div", { class: "kiln-section", id: "kiln-more" }, el("h3", {}, "More"));
+  const said = el("div", { id: "kiln-more-status" });
+  const compile = el("button", { class: "jp-mod-styled", id: "kiln-compile-button" }, "Compile for Kubeflow");
+  compile.onclick = async () => {
+    try {
+      await nb.context.save();
+      const r = await compileKfp(nb.context.path);
+      said.replaceChildren(el("p", {}, `Wrote ${r.package} (KFP v2 package) beside the notebook`));
+    } catch (e) { said.replaceChildren(el("p", { class: "kiln-error" }, String((e as Error).message))); }
+  };
+  const volume = el("input", { id: "kiln-volume", placeholder: "volume", style: "width:8em" });
+  const snap = el("button", { class: "jp-mod-styled", id: "kiln-snapshot-button" }, "Snapshot");
+  snap.onclick = async () => {
+    try {
+      const s = await snapshotVolume(volume.value.trim());
+      said.replaceChildren(el("p", {}, `Snapshot ${s.id.slice(0, 12)} of ${s.volume} (${s.files} files)`));
+    } catch (e) { said.replaceChildren(el("p", { class: "kiln-error" }, String((e as Error).message))); }
+  };
+  box.append(compile, el("div", { class: "kiln-row" }, volume, " ", snap), said);
+  return box;
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {

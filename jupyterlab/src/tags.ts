@@ -172,3 +172,23 @@ export function katibMetadata(f: StudyForm): KatibMetadata {
     })),
   };
 }
+
+/** One line of the panel's search space: `NAME: MIN..MAX` (a range; `/STEP` for a step) or
+ * `NAME: A, B, C` (choices). Numbers make an int or double range, or a discrete list. */
+export function parseSpaceLine(line: string): StudyForm["parameters"][number] | string {
+  const m = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(.+?)\s*$/);
+  if (!m) return `'${line.trim()}' is not NAME: MIN..MAX or NAME: A, B, C`;
+  const [, name, rest] = m;
+  const range = rest.match(/^(-?[\d.eE+-]+)\s*\.\.\s*(-?[\d.eE+-]+)(?:\s*\/\s*([\d.eE+-]+))?$/);
+  if (range) {
+    const [, min, max, step] = range;
+    if ([min, max, step].some((v) => v !== undefined && Number.isNaN(Number(v)))) return `${name}: the range is not numbers`;
+    if (Number(min) >= Number(max)) return `${name}: the minimum must be below the maximum`;
+    const ints = [min, max, step].every((v) => v === undefined || /^-?\d+$/.test(v));
+    return { name, type: ints ? "int" : "double", min, max, ...(step ? { step } : {}) };
+  }
+  const list = rest.split(",").map((x) => x.trim()).filter(Boolean);
+  if (list.length < 2) return `${name}: give two or more choices, or MIN..MAX`;
+  const numeric = list.every((x) => !Number.isNaN(Number(x)));
+  return { name, type: numeric ? "discrete" : "categorical", list };
+}

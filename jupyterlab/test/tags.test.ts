@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  assignSteps, checkStepName, enableMetadata, katibMetadata, parseTags, stepNames, writeTags,
+  assignSteps, checkStepName, enableMetadata, katibMetadata, parseSpaceLine, parseTags, stepNames, writeTags,
 } from "../src/tags";
 
 test("Kale's tags are read as Kale reads them", () => {
@@ -69,4 +69,14 @@ test("katib_metadata is written as Kale writes it (space values as strings)", ()
       { name: "ETA", parameterType: "double", feasibleSpace: { min: "0.1", max: "0.3", step: "0.1" } },
       { name: "OBJECTIVE", parameterType: "categorical", feasibleSpace: { list: ["multi:softprob", "multi:softmax"] } }],
   });
+});
+
+test("the panel's search space lines become Katib parameters", () => {
+  assert.deepEqual(parseSpaceLine("ETA: 0.1..0.3/0.1"), { name: "ETA", type: "double", min: "0.1", max: "0.3", step: "0.1" });
+  assert.deepEqual(parseSpaceLine("DEPTH: 2..8"), { name: "DEPTH", type: "int", min: "2", max: "8" });
+  assert.deepEqual(parseSpaceLine("N: 2, 3"), { name: "N", type: "discrete", list: ["2", "3"] });
+  assert.deepEqual(parseSpaceLine("OBJ: multi:softprob, multi:softmax"), { name: "OBJ", type: "categorical", list: ["multi:softprob", "multi:softmax"] });
+  assert.match(String(parseSpaceLine("N: 3..1")), /below the maximum/);
+  assert.match(String(parseSpaceLine("N: 3")), /two or more/);
+  assert.match(String(parseSpaceLine("no colon")), /is not NAME/);
 });

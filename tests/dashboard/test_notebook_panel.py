@@ -104,3 +104,53 @@ def test_tag_cells_see_the_graph_and_errors_run_and_save(browser, kiln_home: Pat
             assert not errors, errors
         finally:
             run_cli("notebook", "stop", "panel")
+
+
+def test_a_study_started_from_the_panel_writes_kale_s_katib_metadata(browser, kiln_home: Path):  # noqa: ANN001
+    pytest.importorskip("jupyterlab")
+    r = run_cli("notebook", "start", "--name", "tuning")
+    assert r.returncode == 0, r.stderr
+    try:
+        info = json.loads(run_cli("notebook", "ls", "--json").stdout)[0]
+        root = Path(info["root"])
+        make_notebook(root / "tune.ipynb", [
+            (["pipeline-parameters"], "N = 3"),
+            (["step:load"], "xs = list(range(N))"),
+            (["step:total", "prev:load"], "t = sum(xs)"),
+            (["pipeline-metrics"], "print(t)"),
+        ], metadata={"pipeline_name": "tune-me", "pipeline_description": "",
+                     "experiment_name": "", "docker_image": "", "volumes": [],
+                     "autosnapshot": False, "katib_run": False})
+        base, token = info["open_url"].split("/lab?token=")
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(f"{base}/lab/tree/tune.ipynb?token={token}")
+        cell(page, 3).wait_for()
+        if page.locator(".jp-Dialog").count():
+            page.keyboard.press("Escape")
+        page.locator('[data-id="kilnflow-panel"]').click()
+        panel = page.locator("#kilnflow-panel")
+        panel.locator('#kiln-graph g[data-step="total"]').wait_for()
+        panel.locator("#kiln-objective").fill("t")
+        panel.locator("#kiln-algorithm").select_option("grid")
+        panel.locator("#kiln-trials").fill("2")
+        panel.locator("#kiln-space").fill("N: 4..2")
+        panel.locator("#kiln-tune-button").click()
+        panel.locator("#kiln-tune-error").get_by_text("below the maximum").wait_for()
+        panel.locator("#kiln-space").fill("N: 2, 4")
+        panel.locator("#kiln-tune-button").click()
+        panel.locator('[data-study-status="succeeded"]').wait_for(timeout=180_000)
+        assert panel.locator("#kiln-study li").count() == 2
+        assert "best 6" in panel.locator("#kiln-study").inner_text()  # sum(range(4))
+        shot(page, "panel-study")
+        saved = json.loads((root / "tune.ipynb").read_text())["metadata"]["kubeflow_notebook"]
+        assert saved["katib_run"] is True and saved["pipeline_name"] == "tune-me"
+        assert saved["katib_metadata"] == {  # as Kale's panel writes it: space values as strings
+            "algorithm": {"algorithmName": "grid", "algorithmSettings": []},
+            "maxFailedTrialCount": 3, "maxTrialCount": 2, "parallelTrialCount": 1,
+            "objective": {"type": "maximize", "objectiveMetricName": "t",
+                          "additionalMetricNames": []},
+            "parameters": [{"name": "N", "parameterType": "discrete",
+                            "feasibleSpace": {"list": ["2", "4"]}}]}
+    finally:
+        run_cli("notebook", "stop", "tuning")

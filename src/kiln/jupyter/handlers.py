@@ -81,6 +81,90 @@ class RunStatus(_Handler):
             self.fail(e)
 
 
+def _notebook_path(handler: _Handler, body: dict[str, Any]) -> str:
+    """The notebook's file (the panel saves it first), inside the server's root only."""
+    import os
+
+    root = os.path.realpath(handler.settings.get("server_root_dir") or os.getcwd())
+    rel = str(body.get("path") or "")
+    full = os.path.realpath(os.path.join(root, rel))
+    if not rel.endswith(".ipynb") or not full.startswith(root + os.sep) or \
+            not os.path.isfile(full):
+        raise web.HTTPError(400, f"no notebook {rel!r} under the server's folder")
+    return full
+
+
+def _cli(*args: str, background: bool = False, log: str | None = None) -> Any:
+    """A kiln command, as the user would type it: the same checks and records."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "kiln.cli", *args]
+    if background:
+        out = open(log or "/dev/null", "ab")  # noqa: SIM115 - the child keeps it
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+class Tune(_Handler):
+    @web.authenticated
+    def post(self) -> None:
+        """Start a study of the notebook from its katib_metadata (which the panel wrote, as
+        Kale does); the answer names it, to follow with GET studies/NAME."""
+        import secrets
+
+        from kiln.runtime import Runtime
+
+        path = _notebook_path(self, self.body())
+        stem = "".join(c if c.isalnum() else "-" for c in path.rsplit("/", 1)[-1][:-6].lower())
+        name = f"{stem.strip('-')[:40] or 'study'}-{secrets.token_hex(3)}"
+        log = Runtime.open().home.services_dir / f"panel-study-{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        _cli("tune", path, "--name", name, background=True, log=str(log))
+        self.answer({"study": name, "log": str(log)}, 202)
+
+
+class Study(_Handler):
+    @web.authenticated
+    def get(self, name: str) -> None:
+        from kiln.catalog.studies import get_study
+        from kiln.runtime import Runtime
+
+        try:
+            self.answer(get_study(Runtime.open().catalog, name).to_dict())
+        except KilnError as e:
+            self.fail(e)
+
+
+class Compile(_Handler):
+    @web.authenticated
+    def post(self) -> None:
+        """A Kubeflow Pipelines package beside the notebook (NAME.yaml)."""
+        path = _notebook_path(self, self.body())
+        out = path[:-6] + ".yaml"
+        r = _cli("compile", path, "--target", "kfp", "-o", out)
+        if r.returncode:
+            self.answer({"error": {"message": r.stderr.strip().splitlines()[0][7:]
+                                   if r.stderr.strip() else "compile failed",
+                                   "where": None, "hint": None}}, 400)
+            return
+        self.answer({"package": out.rsplit("/", 1)[-1], "bytes": len(open(out).read())})
+
+
+class Snapshot(_Handler):
+    @web.authenticated
+    def post(self) -> None:
+        from kiln.volumes import snapshots
+
+        volume = str(self.body().get("volume") or "")
+        try:
+            snap = snapshots.create(volume, "from JupyterLab")
+            self.answer(snap.to_dict(), 201)
+        except KilnError as e:
+            self.fail(e)
+
+
 class Config(_Handler):
     @web.authenticated
     def get(self) -> None:
@@ -98,4 +182,8 @@ def routes(base: str) -> list[tuple[str, type[_Handler]]]:
     return [(url_path_join(base, "kilnflow", "config"), Config),
             (url_path_join(base, "kilnflow", "analyse"), Analyse),
             (url_path_join(base, "kilnflow", "run"), Run),
-            (url_path_join(base, "kilnflow", "runs", r"([0-9A-Za-z_.-]+)"), RunStatus)]
+            (url_path_join(base, "kilnflow", "runs", r"([0-9A-Za-z_.-]+)"), RunStatus),
+            (url_path_join(base, "kilnflow", "tune"), Tune),
+            (url_path_join(base, "kilnflow", "studies", r"([0-9A-Za-z_.-]+)"), Study),
+            (url_path_join(base, "kilnflow", "compile"), Compile),
+            (url_path_join(base, "kilnflow", "snapshot"), Snapshot)]
