@@ -69,3 +69,9 @@ export const compileKfp = (path: string) =>
 
 export const snapshotVolume = (volume: string) =>
   request<{ id: string; volume: string; files: number }>("snapshot", { method: "POST", body: JSON.stringify({ volume }) });
+
+export const stepLog = (run: string, step: string) =>
+  request<{ step: string; status: string; log: string }>(`runs/${encodeURIComponent(run)}/steps/${encodeURIComponent(step)}/log`);
+
+export const serveRun = (run: string) =>
+  request<{ model: string; said: string }>("serve", { method: "POST", body: JSON.stringify({ run }) });

@@ -8,7 +8,8 @@ import { INotebookTracker, NotebookPanel } from "@jupyterlab/notebook";
 import { Widget } from "@lumino/widgets";
 
 import {
-  Analysis, RunInfo, StudyInfo, analyse, compileKfp, dashboardUrl, getRun, getStudy, snapshotVolume, startRun, startStudy,
+  Analysis, RunInfo, StudyInfo, analyse, compileKfp, dashboardUrl, getRun, getStudy, serveRun, snapshotVolume, startRun,
+  startStudy, stepLog,
 } from "./api";
 import {
   CellKind, StudyForm, assignSteps, checkStepName, enableMetadata, katibMetadata, parseSpaceLine, parseTags,
@@ -312,9 +313,32 @@ function drawRun(path: string): void {
   out.replaceChildren(
     el("p", {}, `Run ${r.name || r.id}: `, el("b", { "data-run-status": r.status }, r.status), " · ",
       el("a", { href: dash, target: "_blank", rel: "noopener", id: "kiln-dashboard-link" }, "open in the dashboard")),
-    el("ul", { class: "kiln-steps" }, ...r.tasks.map((t) => el("li", { "data-step": t.step, "data-status": t.status },
-      el("span", { class: "kiln-dot", style: `background:${stepColour(t.step)}` }), ` ${t.step}: ${t.status}`,
-      t.error ? el("div", { class: "kiln-error" }, t.error) : null))));
+    el("ul", { class: "kiln-steps" }, ...r.tasks.map((t) => {
+      const li = el("li", { "data-step": t.step, "data-status": t.status, title: "click for its log" },
+        el("span", { class: "kiln-dot", style: `background:${stepColour(t.step)}` }), ` ${t.step}: ${t.status}`,
+        t.error ? el("div", { class: "kiln-error" }, t.error) : null);
+      li.onclick = async () => {
+        const log = document.getElementById("kiln-log") || el("pre", { id: "kiln-log", class: "kiln-log" });
+        try { log.textContent = (await stepLog(r.id, t.step)).log || "(no output)"; } catch (e) { log.textContent = String((e as Error).message); }
+        out.append(log);
+      };
+      return li;
+    })));
+  if (r.status === "succeeded") out.append(serveButton(r.id));
+}
+
+function serveButton(run: string): HTMLElement {
+  const said = el("div", { id: "kiln-serve-status" });
+  const go = el("button", { class: "jp-mod-styled", id: "kiln-serve-button" }, "Serve its model");
+  go.onclick = async () => {
+    go.setAttribute("disabled", "");
+    try {
+      const r = await serveRun(run);
+      said.replaceChildren(el("p", {}, r.said || `serving ${r.model}`));
+    } catch (e) { said.replaceChildren(el("p", { class: "kiln-error" }, String((e as Error).message))); }
+    go.removeAttribute("disabled");
+  };
+  return el("div", {}, go, said);
 }
 
 function drawStudy(path: string): void {

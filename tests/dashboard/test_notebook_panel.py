@@ -85,6 +85,11 @@ def test_tag_cells_see_the_graph_and_errors_run_and_save(browser, kiln_home: Pat
             steps = panel.locator("#kiln-run-status li")
             assert {steps.nth(i).get_attribute("data-step"): steps.nth(i).get_attribute("data-status")
                     for i in range(steps.count())} == {"load": "succeeded", "total": "succeeded"}
+            # a step's log on click; serving refuses a run that stored no model, in place
+            panel.locator('#kiln-run-status li[data-step="total"]').click()
+            panel.locator("#kiln-log").get_by_text("12").wait_for()
+            panel.locator("#kiln-serve-button").click()
+            panel.locator("#kiln-serve-status").get_by_text("stored no model").wait_for()
             shot(page, "panel")
             href = panel.locator("#kiln-dashboard-link").get_attribute("href")
             assert href.startswith(dash + "/#/runs/")

@@ -104,6 +104,12 @@ def test_run_from_the_panel_and_follow_its_steps(jupyter: httpx.Client, tmp_path
     assert {t["step"]: t["status"] for t in run["tasks"]} == {"load": "succeeded",
                                                               "total": "succeeded"}
     assert jupyter.get("/runs/0000000000000000").status_code == 404
+    log = jupyter.get(f"/runs/{run_id}/steps/total/log").json()
+    assert log["status"] == "succeeded" and log["log"].strip().endswith("6")
+    r = jupyter.post("/serve", json={"run": run_id})
+    assert r.status_code == 400 and "stored no model" in r.json()["error"]["message"]
+    r = jupyter.post("/tune", json={"path": "../../etc/passwd.ipynb"})
+    assert r.status_code == 400
 
 
 def test_callers_without_jupyter_s_token_are_refused(jupyter: httpx.Client):

@@ -107,6 +107,57 @@ def _cli(*args: str, background: bool = False, log: str | None = None) -> Any:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
+class StepLog(_Handler):
+    @web.authenticated
+    def get(self, run_id: str, step: str) -> None:
+        from kiln.catalog import runs
+        from kiln.runtime import Runtime
+
+        try:
+            task = runs.get_run(Runtime.open().catalog, run_id, with_events=False).task(step)
+        except KilnError as e:
+            self.fail(e)
+            return
+        text = ""
+        if task.log_path:
+            try:
+                with open(task.log_path, "rb") as f:
+                    text = f.read()[-200_000:].decode("utf-8", errors="replace")
+            except FileNotFoundError:
+                text = ""
+        self.answer({"step": step, "status": task.status, "log": text})
+
+
+class Serve(_Handler):
+    @web.authenticated
+    def post(self) -> None:
+        """Serve the model the run's last model-making step stored, as a managed server."""
+        from kiln.catalog import runs
+        from kiln.runtime import Runtime
+        from kiln.serving.loading import model_outputs
+
+        run_id = str(self.body().get("run") or "")
+        try:
+            run = runs.get_run(Runtime.open().catalog, run_id)
+        except KilnError as e:
+            self.fail(e)
+            return
+        found = model_outputs({t.step: t.outputs for t in run.tasks})
+        if not found:
+            self.answer({"error": {"message": f"run {run.id} stored no model to serve",
+                                   "where": "run", "hint": "a step must return a model "
+                                   "(scikit-learn, XGBoost, LightGBM, PyTorch)"}}, 400)
+            return
+        source = f"{run.id}/{found[-1]}"
+        r = _cli("serve", source, "--detach", "--port", "0")
+        if r.returncode:
+            message = (r.stderr.strip().splitlines() or ["serving failed"])[0]
+            self.answer({"error": {"message": message.removeprefix("error: "),
+                                   "where": source, "hint": None}}, 400)
+            return
+        self.answer({"model": source, "said": r.stdout.strip()}, 201)
+
+
 class Tune(_Handler):
     @web.authenticated
     def post(self) -> None:
@@ -183,6 +234,9 @@ def routes(base: str) -> list[tuple[str, type[_Handler]]]:
             (url_path_join(base, "kilnflow", "analyse"), Analyse),
             (url_path_join(base, "kilnflow", "run"), Run),
             (url_path_join(base, "kilnflow", "runs", r"([0-9A-Za-z_.-]+)"), RunStatus),
+            (url_path_join(base, "kilnflow", "runs", r"([0-9A-Za-z_.-]+)", "steps",
+                           r"([0-9A-Za-z_.-]+)", "log"), StepLog),
+            (url_path_join(base, "kilnflow", "serve"), Serve),
             (url_path_join(base, "kilnflow", "tune"), Tune),
             (url_path_join(base, "kilnflow", "studies", r"([0-9A-Za-z_.-]+)"), Study),
             (url_path_join(base, "kilnflow", "compile"), Compile),
