@@ -75,3 +75,6 @@ export const stepLog = (run: string, step: string) =>
 
 export const serveRun = (run: string) =>
   request<{ model: string; said: string }>("serve", { method: "POST", body: JSON.stringify({ run }) });
+
+export const submitKfp = (path: string, host: string) =>
+  request<{ said: string }>("submit", { method: "POST", body: JSON.stringify({ path, host }) });

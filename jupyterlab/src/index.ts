@@ -9,10 +9,11 @@ import { Widget } from "@lumino/widgets";
 
 import {
   Analysis, RunInfo, StudyInfo, analyse, compileKfp, dashboardUrl, getRun, getStudy, serveRun, snapshotVolume, startRun,
-  startStudy, stepLog,
+  startStudy, stepLog, submitKfp,
 } from "./api";
 import {
-  CellKind, StudyForm, assignSteps, checkStepName, enableMetadata, katibMetadata, parseSpaceLine, parseTags,
+  CellKind, StudyForm, assignSteps, checkStepName, enableMetadata, formatLimits, katibMetadata, parseLimits,
+  parseSpaceLine, parseTags,
   stepColour, stepNames, writeTags,
 } from "./tags";
 
@@ -115,11 +116,12 @@ class KilnPanel extends Widget {
     });
   }
 
-  private setTags(kind: CellKind, step: string, prev: string[]): void {
+  private setTags(kind: CellKind, step: string, prev: string[], limits?: Record<string, string>): void {
     const cell = this.tracker.activeCell;
     if (!cell || cell.model.type !== "code") return;
     const current = parseTags(cell.model.getMetadata("tags") as string[] | undefined);
-    const tags = writeTags({ ...current, kind, step: kind === "step" ? step : null, prev: kind === "step" ? prev : [] });
+    const tags = writeTags({ ...current, kind, step: kind === "step" ? step : null, prev: kind === "step" ? prev : [],
+      limits: kind === "step" ? (limits ?? current.limits) : {} });
     if (tags.length) cell.model.setMetadata("tags", tags);
     else cell.model.deleteMetadata("tags");
   }
@@ -166,6 +168,7 @@ class KilnPanel extends Widget {
     }
     const name = el("input", { id: "kiln-step-name", placeholder: "step name", value: tags.step || "" });
     const problem = el("div", { class: "kiln-error", id: "kiln-name-error" });
+    const limits = el("input", { id: "kiln-limits", placeholder: "limits, e.g. nvidia.com/gpu:1", value: formatLimits(tags.limits) });
     const deps = el("div", { class: "kiln-deps", id: "kiln-deps" });
     for (const s of above.filter((s) => s !== tags.step)) {
       const c = el("input", { type: "checkbox", value: s });
@@ -174,12 +177,13 @@ class KilnPanel extends Widget {
     }
     const save = () => {
       const chosen = kind.value as CellKind;
-      const bad = chosen === "step" ? checkStepName(name.value.trim()) : null;
+      const parsed = parseLimits(limits.value);
+      const bad = chosen === "step" ? (checkStepName(name.value.trim()) || (typeof parsed === "string" ? parsed : null)) : null;
       problem.textContent = bad || "";
       if (bad) return;
       this.pendingKind = null;
       const prev = Array.from(deps.querySelectorAll("input:checked")).map((c) => (c as HTMLInputElement).value);
-      this.setTags(chosen, name.value.trim(), prev);
+      this.setTags(chosen, name.value.trim(), prev, typeof parsed === "string" ? undefined : parsed);
     };
     kind.onchange = () => {
       if (kind.value === "step" && checkStepName(name.value.trim())) {
@@ -191,10 +195,11 @@ class KilnPanel extends Widget {
       save();
     };
     name.onchange = save;
+    limits.onchange = save;
     deps.onchange = save;
     box.append(el("label", { class: "kiln-row" }, "Kind ", kind));
     if (shown === "step") {
-      box.append(el("label", { class: "kiln-row" }, "Step ", name), problem);
+      box.append(el("label", { class: "kiln-row" }, "Step ", name), el("label", { class: "kiln-row" }, "Limits ", limits), problem);
       if (above.length) box.append(el("div", { class: "kiln-muted" }, "Depends on:"));
       box.append(deps);
     } else if (infos[index]?.step) {
@@ -412,26 +417,48 @@ function tuneBox(nb: NotebookPanel): HTMLElement {
 }
 
 // Compile for Kubeflow Pipelines, and snapshot a volume.
+// The last thing the More section said, per notebook: kept across redraws.
+const said = new Map<string, { text: string; error: boolean }>();
+
+function drawSaid(path: string): void {
+  const out = document.getElementById("kiln-more-status");
+  const s = said.get(path);
+  if (out && s) out.replaceChildren(el("p", { class: s.error ? "kiln-error" : "" }, s.text));
+}
+
 function moreBox(nb: NotebookPanel): HTMLElement {
   const box = el("div", { class: "kiln-section", id: "kiln-more" }, el("h3", {}, "More"));
-  const said = el("div", { id: "kiln-more-status" });
+  const path = nb.context.path;
+  const sayNode = el("div", { id: "kiln-more-status" });
+  const say = (text: string, error = false) => { said.set(path, { text, error }); drawSaid(path); };
   const compile = el("button", { class: "jp-mod-styled", id: "kiln-compile-button" }, "Compile for Kubeflow");
   compile.onclick = async () => {
     try {
       await nb.context.save();
       const r = await compileKfp(nb.context.path);
-      said.replaceChildren(el("p", {}, `Wrote ${r.package} (KFP v2 package) beside the notebook`));
-    } catch (e) { said.replaceChildren(el("p", { class: "kiln-error" }, String((e as Error).message))); }
+      say(`Wrote ${r.package} (KFP v2 package) beside the notebook`);
+    } catch (e) { say(String((e as Error).message), true); }
   };
   const volume = el("input", { id: "kiln-volume", placeholder: "volume", style: "width:8em" });
   const snap = el("button", { class: "jp-mod-styled", id: "kiln-snapshot-button" }, "Snapshot");
   snap.onclick = async () => {
     try {
       const s = await snapshotVolume(volume.value.trim());
-      said.replaceChildren(el("p", {}, `Snapshot ${s.id.slice(0, 12)} of ${s.volume} (${s.files} files)`));
-    } catch (e) { said.replaceChildren(el("p", { class: "kiln-error" }, String((e as Error).message))); }
+      say(`Snapshot ${s.id.slice(0, 12)} of ${s.volume} (${s.files} files)`);
+    } catch (e) { say(String((e as Error).message), true); }
   };
-  box.append(compile, el("div", { class: "kiln-row" }, volume, " ", snap), said);
+  const host = el("input", { id: "kiln-kfp-host", placeholder: "Kubeflow Pipelines URL", style: "width:12em" });
+  const submit = el("button", { class: "jp-mod-styled", id: "kiln-submit-button" }, "Submit");
+  submit.onclick = async () => {
+    try {
+      await nb.context.save();
+      const r = await submitKfp(nb.context.path, host.value.trim());
+      say(r.said);
+    } catch (e) { say(String((e as Error).message), true); }
+  };
+  box.append(compile, el("div", { class: "kiln-row" }, host, " ", submit),
+    el("div", { class: "kiln-row" }, volume, " ", snap), sayNode);
+  window.setTimeout(() => drawSaid(path));
   return box;
 }
 

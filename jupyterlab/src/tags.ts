@@ -192,3 +192,18 @@ export function parseSpaceLine(line: string): StudyForm["parameters"][number] | 
   const numeric = list.every((x) => !Number.isNaN(Number(x)));
   return { name, type: numeric ? "discrete" : "categorical", list };
 }
+
+/** `RESOURCE:AMOUNT, ...` (Kale's limit:RESOURCE:AMOUNT tags) as the panel's field holds it. */
+export function parseLimits(text: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  for (const part of text.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const m = part.match(/^([_a-z\-./]+):([_a-zA-Z0-9.]+)$/);
+    if (!m) return `'${part}' is not RESOURCE:AMOUNT (e.g. nvidia.com/gpu:1, memory:2Gi)`;
+    out[m[1]] = m[2];
+  }
+  return out;
+}
+
+export function formatLimits(limits: Record<string, string>): string {
+  return Object.entries(limits).map(([k, v]) => `${k}:${v}`).join(", ");
+}

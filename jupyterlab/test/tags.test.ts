@@ -2,7 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  assignSteps, checkStepName, enableMetadata, katibMetadata, parseSpaceLine, parseTags, stepNames, writeTags,
+  assignSteps, checkStepName, enableMetadata, formatLimits, katibMetadata, parseLimits, parseSpaceLine, parseTags,
+  stepNames, writeTags,
 } from "../src/tags";
 
 test("Kale's tags are read as Kale reads them", () => {
@@ -79,4 +80,13 @@ test("the panel's search space lines become Katib parameters", () => {
   assert.match(String(parseSpaceLine("N: 3..1")), /below the maximum/);
   assert.match(String(parseSpaceLine("N: 3")), /two or more/);
   assert.match(String(parseSpaceLine("no colon")), /is not NAME/);
+});
+
+test("limits are Kale's limit:RESOURCE:AMOUNT tags", () => {
+  assert.deepEqual(parseLimits("nvidia.com/gpu:1, memory:2Gi"), { "nvidia.com/gpu": "1", memory: "2Gi" });
+  assert.equal(formatLimits({ "nvidia.com/gpu": "1", memory: "2Gi" }), "nvidia.com/gpu:1, memory:2Gi");
+  assert.match(String(parseLimits("gpu=1")), /not RESOURCE:AMOUNT/);
+  const t = parseTags(["step:train"]);
+  t.limits = parseLimits("nvidia.com/gpu:2") as Record<string, string>;
+  assert.deepEqual(writeTags(t), ["step:train", "limit:nvidia.com/gpu:2"]);
 });

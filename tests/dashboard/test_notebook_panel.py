@@ -93,12 +93,26 @@ def test_tag_cells_see_the_graph_and_errors_run_and_save(browser, kiln_home: Pat
             shot(page, "panel")
             href = panel.locator("#kiln-dashboard-link").get_attribute("href")
             assert href.startswith(dash + "/#/runs/")
+            # a step's limits, as Kale's limit: tags; a bad one refused in place
+            cell(page, 2).locator(".jp-InputPrompt").click()
+            panel.locator("#kiln-limits").fill("gpu=1")
+            panel.locator("#kiln-limits").press("Enter")
+            panel.locator("#kiln-limits").blur()
+            panel.locator("#kiln-name-error").get_by_text("not RESOURCE:AMOUNT").wait_for()
+            panel.locator("#kiln-limits").fill("nvidia.com/gpu:1")
+            panel.locator("#kiln-limits").press("Enter")
+            panel.locator("#kiln-limits").blur()
+            page.wait_for_timeout(300)
+            # submitting to a Kubeflow that is not there: said in the panel
+            panel.locator("#kiln-kfp-host").fill("http://127.0.0.1:9")
+            panel.locator("#kiln-submit-button").click()
+            panel.locator("#kiln-more-status").get_by_text("cannot reach Kubeflow Pipelines").wait_for()
             # save: the notebook carries exactly Kale's tags and metadata
             page.keyboard.press("Control+s")
             page.wait_for_timeout(1500)
             saved = json.loads((root / "pipeline.ipynb").read_text())
             assert [c["metadata"].get("tags") for c in saved["cells"]] == [
-                ["step:load"], None, ["step:total", "prev:load"]]
+                ["step:load"], None, ["step:total", "prev:load", "limit:nvidia.com/gpu:1"]]
             meta = saved["metadata"]["kubeflow_notebook"]
             assert meta["pipeline_name"] == "pipeline" and meta["volumes"] == []
             assert {"pipeline_description", "experiment_name", "docker_image", "autosnapshot",

@@ -112,6 +112,17 @@ def test_run_from_the_panel_and_follow_its_steps(jupyter: httpx.Client, tmp_path
     assert r.status_code == 400
 
 
+def test_submit_to_a_kubeflow_that_is_not_there_is_a_clear_error(jupyter: httpx.Client,
+                                                                 tmp_path: Path):
+    make_notebook(tmp_path / "sub.ipynb", [(["block:one"], "x = 1")])
+    r = jupyter.post("/submit", json={"path": "sub.ipynb", "host": "http://127.0.0.1:9"})
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert "cannot reach Kubeflow Pipelines" in err["message"] and err["hint"]
+    r = jupyter.post("/submit", json={"path": "sub.ipynb"})
+    assert r.status_code == 400 and "endpoint" in r.json()["error"]["message"]
+
+
 def test_callers_without_jupyter_s_token_are_refused(jupyter: httpx.Client):
     r = httpx.post(str(jupyter.base_url) + "/analyse", json={"notebook": {"cells": []}})
     assert r.status_code == 403

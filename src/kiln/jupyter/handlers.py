@@ -203,6 +203,30 @@ class Compile(_Handler):
         self.answer({"package": out.rsplit("/", 1)[-1], "bytes": len(open(out).read())})
 
 
+class Submit(_Handler):
+    @web.authenticated
+    def post(self) -> None:
+        """Upload the notebook to Kubeflow Pipelines and start a run there (`kiln submit`;
+        the token, if the endpoint needs one, from the server's KF_PIPELINES_TOKEN)."""
+        body = self.body()
+        path = _notebook_path(self, body)
+        host = str(body.get("host") or "").strip()
+        if not host:
+            self.answer({"error": {"message": "name the Kubeflow Pipelines endpoint",
+                                   "where": "host", "hint": "e.g. http://localhost:8080 "
+                                   "(kubectl port-forward -n kubeflow svc/ml-pipeline-ui "
+                                   "8080:80)"}}, 400)
+            return
+        r = _cli("submit", path, "--host", host)
+        if r.returncode:
+            lines = r.stderr.strip().splitlines() or ["submit failed"]
+            hint = next((x.strip()[6:] for x in lines if x.strip().startswith("hint:")), None)
+            self.answer({"error": {"message": lines[0].removeprefix("error: "),
+                                   "where": host, "hint": hint}}, 400)
+            return
+        self.answer({"said": r.stdout.strip()}, 201)
+
+
 class Snapshot(_Handler):
     @web.authenticated
     def post(self) -> None:
@@ -240,4 +264,5 @@ def routes(base: str) -> list[tuple[str, type[_Handler]]]:
             (url_path_join(base, "kilnflow", "tune"), Tune),
             (url_path_join(base, "kilnflow", "studies", r"([0-9A-Za-z_.-]+)"), Study),
             (url_path_join(base, "kilnflow", "compile"), Compile),
-            (url_path_join(base, "kilnflow", "snapshot"), Snapshot)]
+            (url_path_join(base, "kilnflow", "snapshot"), Snapshot),
+            (url_path_join(base, "kilnflow", "submit"), Submit)]
