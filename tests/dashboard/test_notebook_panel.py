@@ -19,6 +19,29 @@ def cell(page, i: int):  # noqa: ANN001, ANN201 - Playwright's types load lazily
     return page.locator(".jp-Notebook .jp-Cell").nth(i)
 
 
+def open_panel(page) -> None:  # noqa: ANN001
+    """Click the kilnflow tab, answering JupyterLab's kernel dialog ("No Kernel": the panel
+    needs none) whenever it comes up first."""
+    tab = page.locator('[data-id="kilnflow-panel"]')
+    tab.wait_for()
+    for _ in range(30):
+        dialog = page.locator(".jp-Dialog")
+        if dialog.count():
+            no = dialog.get_by_role("button", name="No Kernel")
+            if no.count():
+                no.first.click()
+            else:
+                page.keyboard.press("Escape")
+            page.wait_for_timeout(300)
+            continue
+        try:
+            tab.click(timeout=3000)
+            return
+        except Exception:  # noqa: BLE001 - a dialog opened meanwhile: answer it, try again
+            page.wait_for_timeout(300)
+    tab.click()
+
+
 def choose(page, i: int, kind: str, name: str = "", deps: tuple[str, ...] = ()) -> None:  # noqa: ANN001
     cell(page, i).locator(".jp-InputPrompt").click()
     panel = page.locator("#kilnflow-panel")
@@ -54,9 +77,7 @@ def test_tag_cells_see_the_graph_and_errors_run_and_save(browser, kiln_home: Pat
             page.set_default_timeout(60_000)
             page.goto(f"{base}/lab/tree/pipeline.ipynb?token={token}")
             cell(page, 2).wait_for()
-            if page.locator(".jp-Dialog").count():  # "select a kernel": none is needed
-                page.keyboard.press("Escape")
-            page.locator('[data-id="kilnflow-panel"]').click()
+            open_panel(page)
             panel = page.locator("#kilnflow-panel")
             panel.locator("#kiln-enable").check()
             choose(page, 0, "step", "load")
@@ -145,9 +166,7 @@ def test_a_study_started_from_the_panel_writes_kale_s_katib_metadata(browser, ki
         page.set_default_timeout(60_000)
         page.goto(f"{base}/lab/tree/tune.ipynb?token={token}")
         cell(page, 3).wait_for()
-        if page.locator(".jp-Dialog").count():
-            page.keyboard.press("Escape")
-        page.locator('[data-id="kilnflow-panel"]').click()
+        open_panel(page)
         panel = page.locator("#kilnflow-panel")
         panel.locator('#kiln-graph g[data-step="total"]').wait_for()
         panel.locator("#kiln-objective").fill("t")
