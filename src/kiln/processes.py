@@ -34,10 +34,14 @@ def started_at(pid: int) -> float | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         ticks = int(stat[stat.rindex(")") + 2:].split()[19])  # field 22: starttime
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
+        # Boot time from the uptime (centiseconds), not /proc/stat's btime: btime is whole
+        # seconds, up to 1 s early, which made a process started 2.5 s after a run look
+        # older than the run on a machine booted at x.9 s.
+        import time
+
+        boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
         return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+    except (OSError, ValueError, IndexError):
         return None
 
 
