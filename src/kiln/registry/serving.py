@@ -25,8 +25,7 @@ def _repo(rt: Runtime, namespace: str) -> Repository:
     from kiln.runtime import Runtime as RT
 
     here = rt if rt.home.namespace == namespace else RT.open(rt.home.for_namespace(namespace))
-    repo = here.store.repo
-    return repo
+    return here.store.repo
 
 
 def bucket_info(rt: Runtime, ref: str, who: Principal) -> dict[str, Any]:
@@ -44,6 +43,12 @@ def version_info(rt: Runtime, ref: str, who: Principal, number: str | int | None
 
 def closure(rt: Runtime, ref: str, who: Principal, number: str | int | None
             ) -> list[tuple[str, str, int]]:
+    return _version_closure(rt, ref, who, number)[1]
+
+
+def _version_closure(rt: Runtime, ref: str, who: Principal, number: str | int | None
+                     ) -> tuple[buckets.Version, list[tuple[str, str, int]]]:
+    """The version (checked readable by `who`) and every piece it reaches."""
     reg = identity_catalog(rt)
     b = buckets.get(reg, ref, who)
     v = buckets.version(reg, b, number)
@@ -51,7 +56,7 @@ def closure(rt: Runtime, ref: str, who: Principal, number: str | int | None
     with _LOCK:
         if key in _CLOSURES:
             _CLOSURES.move_to_end(key)
-            return _CLOSURES[key]
+            return v, _CLOSURES[key]
     repo = _repo(rt, v.namespace)
     repo.reload_index()
     found = content.closure(repo, v.manifest)
@@ -59,14 +64,14 @@ def closure(rt: Runtime, ref: str, who: Principal, number: str | int | None
         _CLOSURES[key] = found
         while len(_CLOSURES) > 32:
             _CLOSURES.popitem(last=False)
-    return found
+    return v, found
 
 
 def pack(rt: Runtime, ref: str, who: Principal, number: str | int | None,
          ids: list[tuple[str, str]]) -> bytes:
     """The asked-for pieces of one version. Anything else is refused without saying whether
     this store has it: a version is all a reader of it may fetch."""
-    listed = closure(rt, ref, who, number)
+    v, listed = _version_closure(rt, ref, who, number)
     allowed = {(k, b): n for k, b, n in listed}
     wanted = [(str(k), str(b)) for k, b in ids]
     if any(w not in allowed for w in wanted):
@@ -75,6 +80,4 @@ def pack(rt: Runtime, ref: str, who: Principal, number: str | int | None,
     if sum(allowed[w] for w in wanted) > content.MAX_PACK:
         raise UserError(f"asked for more than {content.MAX_PACK >> 20} MB in one pack",
                         where="ids", hint="ask in smaller batches")
-    v = buckets.version(identity_catalog(rt), buckets.get(identity_catalog(rt), ref, who),
-                        number)
     return content.build_pack(_repo(rt, v.namespace), wanted)
